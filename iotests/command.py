@@ -1,0 +1,193 @@
+"""The one place in the toolkit where subprocesses are started.
+
+Everything else (the runner, the case library, the build logic) calls
+:func:`run` for a command that should finish, or :func:`spawn` for a
+long-lived process (a test case, a QEMU server). Tests swap :data:`runner`
+for a fake to see and control every command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from iotests.errors import CommandError
+
+#: What a child's stdout/stderr may be connected to.
+Sink = int | IO[bytes] | IO[str] | None
+
+PIPE = subprocess.PIPE
+STDOUT = subprocess.STDOUT
+DEVNULL = subprocess.DEVNULL
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A finished command: argv, exit code (negative: killed by that signal), output."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def _run_real(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None,
+    cwd: str | os.PathLike[str] | None,
+    input: str | None,  # noqa: A002 - mirrors subprocess.run
+    timeout: float | None,
+    merge_stderr: bool,
+) -> Completed:
+    try:
+        proc = subprocess.run(
+            list(argv),
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            input=input,
+            stdout=PIPE,
+            stderr=STDOUT if merge_stderr else PIPE,
+            timeout=timeout,
+            check=False,
+            text=True,
+            errors="replace",
+        )
+    except FileNotFoundError as exc:
+        raise CommandError(argv, 127, f"{argv[0]}: not found") from exc
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else ""
+        raise CommandError(argv, -int(signal.SIGKILL), out + f"\n(timed out after {timeout}s)") from exc
+    return Completed(tuple(argv), proc.returncode, proc.stdout or "", proc.stderr or "")
+
+
+#: Replaceable in tests: ``(argv, env=, cwd=, input=, timeout=, merge_stderr=) -> Completed``.
+runner: Callable[..., Completed] = _run_real
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    input: str | None = None,  # noqa: A002 - mirrors subprocess.run
+    timeout: float | None = None,
+    check: bool = True,
+    merge_stderr: bool = True,
+) -> Completed:
+    """Run *argv* to completion and capture its output.
+
+    :param check: raise :class:`CommandError` (with argv, exit code and the
+        tail of the output) when the command exits non-zero or is killed.
+    :param merge_stderr: interleave stderr into stdout, in the order written.
+    :raises CommandError: on a non-zero exit with *check*, a missing program,
+        or a timeout (always).
+    """
+    result = runner(
+        argv, env=env, cwd=cwd, input=input, timeout=timeout, merge_stderr=merge_stderr
+    )
+    if check and result.returncode != 0:
+        raise CommandError(argv, result.returncode, result.output)
+    return result
+
+
+def which(name: str, path: str | None = None) -> str | None:
+    """Locate *name* on PATH (or *path*), returning an absolute path or None."""
+    import shutil
+
+    return shutil.which(name, path=path)
+
+
+class Process:
+    """A spawned child in its own process group, killed as a whole group.
+
+    Used for test cases and for servers such as qemu-nbd: a timeout or an
+    interrupt must take down every process the child started too.
+    """
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self._popen = popen
+
+    @property
+    def pid(self) -> int:
+        return self._popen.pid
+
+    @property
+    def stdout(self) -> IO[bytes] | None:
+        return self._popen.stdout
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.returncode
+
+    def poll(self) -> int | None:
+        return self._popen.poll()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for the child; return its exit code, or None on timeout."""
+        try:
+            return self._popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def signal_group(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._popen.pid, sig)
+
+    def kill_group(self, grace: float = 2.0) -> int:
+        """SIGTERM the group, then SIGKILL whatever is left after *grace* seconds."""
+        self.signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and self._popen.poll() is None:
+            time.sleep(0.02)
+        self.signal_group(signal.SIGKILL)
+        code = self._popen.wait()
+        return code
+
+    def close(self) -> None:
+        if self._popen.stdout is not None:
+            self._popen.stdout.close()
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    stdout: Sink = PIPE,
+    stderr: Sink = STDOUT,
+    stdin: Sink = DEVNULL,
+    new_group: bool = True,
+) -> Process:
+    """Start *argv* in a new session/process group and return it running.
+
+    :raises CommandError: when the program cannot be executed at all.
+    """
+    try:
+        popen = subprocess.Popen(
+            list(argv),
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=stdin,
+            start_new_session=new_group,
+        )
+    except OSError as exc:
+        raise CommandError(argv, 126, f"cannot execute {argv[0]}: {exc.strerror}") from exc
+    return Process(popen)
+
+
+def is_executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
