@@ -1,0 +1,1 @@
+"""The QEMU binaries a run uses and what they can do."""

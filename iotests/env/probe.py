@@ -1,0 +1,141 @@
+"""Probing what the binaries can do, once per run.
+
+The probe result is written to the results directory and handed to every
+case (``IOTESTS_PROBE``), so neither the runner nor a case asks a binary
+the same question twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from iotests import command
+from iotests.env.binaries import Binaries
+from iotests.errors import CommandError
+
+_VERSION = re.compile(r"version (\d+\.\d+\.\d+)")
+_FORMATS = re.compile(r"^Supported formats:(.*)$", re.M)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Capabilities of one set of binaries."""
+
+    binaries: dict[str, str | None]
+    versions: dict[str, str] = field(default_factory=dict)
+    version_lines: dict[str, str] = field(default_factory=dict)
+    formats: tuple[str, ...] = ()
+    accelerators: tuple[str, ...] = ()
+    machines: tuple[str, ...] = ()
+    problems: dict[str, str] = field(default_factory=dict)
+
+    def serialize(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def deserialize(cls, data: dict[str, Any]) -> Probe:
+        return cls(
+            binaries=dict(data.get("binaries", {})),
+            versions=dict(data.get("versions", {})),
+            version_lines=dict(data.get("version_lines", {})),
+            formats=tuple(data.get("formats", ())),
+            accelerators=tuple(data.get("accelerators", ())),
+            machines=tuple(data.get("machines", ())),
+            problems=dict(data.get("problems", {})),
+        )
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.serialize(), indent=1, sort_keys=True))
+
+    @classmethod
+    def load(cls, path: Path) -> Probe:
+        return cls.deserialize(json.loads(path.read_text()))
+
+    def unmet(self, requirement: str) -> str | None:
+        """Why *requirement* (a header ``requires:`` word) is not met, or None."""
+        prefix, sep, arg = requirement.partition(":")
+        if not sep:
+            if requirement == "root":
+                return None if os.geteuid() == 0 else "needs root"
+            if not self.binaries.get(requirement):
+                return f"{requirement} binary not found"
+            if requirement in self.problems:
+                return f"{requirement} does not work: {self.problems[requirement]}"
+            return None
+        if prefix == "format":
+            if arg not in self.formats:
+                return f"format {arg} not supported by qemu-img"
+            return None
+        if prefix == "accel":
+            if not self.binaries.get("qemu"):
+                return f"accelerator {arg} needs a system emulator, none found"
+            if arg not in self.accelerators:
+                return f"accelerator {arg} not available in {self.binaries['qemu']}"
+            return None
+        if prefix == "machine":
+            if not self.binaries.get("qemu"):
+                return f"machine {arg} needs a system emulator, none found"
+            if arg not in self.machines:
+                return f"machine type {arg} not available"
+            return None
+        if prefix == "cmd":
+            return None if command.which(arg) else f"{arg} not found on PATH"
+        return f"unknown requirement {requirement}"
+
+
+def _ask(argv: list[str]) -> str:
+    return command.run(argv, timeout=30, check=False).output
+
+
+def probe(binaries: Binaries) -> Probe:
+    """Ask each found binary for its version and capabilities."""
+    versions: dict[str, str] = {}
+    lines: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    formats: tuple[str, ...] = ()
+    accels: tuple[str, ...] = ()
+    machines: tuple[str, ...] = ()
+    for role in binaries.found():
+        path = binaries.paths[role]
+        assert path is not None
+        try:
+            out = _ask([path, "--version"])
+        except CommandError as exc:
+            problems[role] = str(exc).splitlines()[0]
+            continue
+        match = _VERSION.search(out)
+        if match is None:
+            problems[role] = "no version in --version output"
+        else:
+            versions[role] = match.group(1)
+            lines[role] = out.strip().splitlines()[0]
+    img = binaries.get("qemu-img")
+    if img and "qemu-img" not in problems:
+        match = _FORMATS.search(_ask([img, "--help"]))
+        if match:
+            formats = tuple(sorted(match.group(1).split()))
+    emu = binaries.get("qemu")
+    if emu and "qemu" not in problems:
+        accel_out = _ask([emu, "-accel", "help"])
+        accels = tuple(
+            line.strip()
+            for line in accel_out.splitlines()[1:]
+            if re.fullmatch(r"[a-z0-9_-]+", line.strip())
+        )
+        machine_out = _ask([emu, "-machine", "help"])
+        machines = tuple(line.split()[0] for line in machine_out.splitlines()[1:] if line.strip())
+    return Probe(
+        binaries=dict(binaries.paths),
+        versions=versions,
+        version_lines=lines,
+        formats=formats,
+        accelerators=accels,
+        machines=machines,
+        problems=problems,
+    )

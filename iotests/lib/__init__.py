@@ -1,0 +1,51 @@
+"""The case library: what a test case imports to drive QEMU and report what it saw.
+
+A case is a small script::
+
+    from iotests import lib
+
+    img = lib.test_image()
+    lib.create(img, "64M")
+    lib.qemu_io(img, "write -P 0xa5 0 64k", "read -P 0xa5 0 64k")
+    lib.check_image(img)
+
+Everything a helper runs goes through :mod:`iotests.command`; everything it
+prints is stable across runs, hosts and (where the behaviour is the same)
+formats, so one golden file serves them all.
+"""
+
+from iotests.lib.env import CaseEnv, case_env
+from iotests.lib.image import (
+    CheckResult,
+    check_image,
+    compare,
+    convert,
+    create,
+    img_info,
+    img_map,
+    test_image,
+)
+from iotests.lib.output import check, log, log_json, notrun, section
+from iotests.lib.tools import ToolResult, qemu_img, qemu_io, qemu_tool
+
+__all__ = [
+    "CaseEnv",
+    "CheckResult",
+    "ToolResult",
+    "case_env",
+    "check",
+    "check_image",
+    "compare",
+    "convert",
+    "create",
+    "img_info",
+    "img_map",
+    "log",
+    "log_json",
+    "notrun",
+    "qemu_img",
+    "qemu_io",
+    "qemu_tool",
+    "section",
+    "test_image",
+]

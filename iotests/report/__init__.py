@@ -1,0 +1,1 @@
+"""Presenting results: the live console, TAP, JUnit XML and JSON."""

@@ -1,0 +1,1 @@
+"""The runner: discover, select, schedule, execute and compare test cases."""

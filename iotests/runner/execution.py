@@ -1,0 +1,333 @@
+"""Running one case: its own directories, environment, process group and deadline.
+
+Where a hung case is killed, where leftovers are reaped, and where the
+verdict (pass, fail, timeout, not run) is reached.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from iotests import command
+from iotests.errors import CommandError
+from iotests.runner import compare, expected, filters, reaper
+from iotests.runner.discovery import Case
+from iotests.runner.results import CaseResult, Status
+from iotests.runner.settings import RunSettings
+
+SANITIZER_VARIABLES = {"ASAN_OPTIONS": "asan", "UBSAN_OPTIONS": "ubsan", "LSAN_OPTIONS": "lsan"}
+#: Only these variables of the runner's environment reach a case (plus QEMU_*/IOTESTS_* ones).
+_PASS_THROUGH = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TERM",
+    "USER",
+    "LOGNAME",
+    "TMPDIR",
+    "SHELL",
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "MALLOC_PERTURB_",
+    "GNUPGHOME",
+)
+
+
+@dataclass(frozen=True)
+class CaseDirs:
+    result: Path
+    scratch: Path
+    sock: Path
+
+    @property
+    def notrun_file(self) -> Path:
+        return self.result / "notrun"
+
+    @property
+    def events_file(self) -> Path:
+        return self.result / "events.jsonl"
+
+    @property
+    def valgrind_dir(self) -> Path:
+        return self.result / "valgrind"
+
+
+class Suite:
+    """How cases of one suite are set up and judged; the upstream mode overrides parts."""
+
+    def environment(
+        self, case: Case, settings: RunSettings, dirs: CaseDirs, base: Mapping[str, str]
+    ) -> dict[str, str]:
+        env = dict(base)
+        package_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, base.get("PYTHONPATH")) if p)
+        env.update(
+            IMGFMT=settings.format,
+            IMGPROTO=settings.protocol,
+            CACHEMODE=settings.cachemode,
+            AIOMODE=settings.aiomode,
+            IMGOPTS=settings.imgopts,
+            TEST_DIR=str(dirs.scratch),
+            SOCK_DIR=str(dirs.sock),
+            IOTESTS_CASE=case.name,
+            IOTESTS_RESULT_DIR=str(dirs.result),
+            IOTESTS_NOTRUN_FILE=str(dirs.notrun_file),
+            IOTESTS_EVENTS=str(dirs.events_file),
+            PYTHONUNBUFFERED="1",
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+        if settings.misalign:
+            env["IOTESTS_MISALIGN"] = "1"
+        if settings.valgrind:
+            env["IOTESTS_VALGRIND"] = "1"
+            env["IOTESTS_VALGRIND_DIR"] = str(dirs.valgrind_dir)
+        return env
+
+    def expected_file(self, case: Case, settings: RunSettings) -> Path | None:
+        variant = expected.Variant(settings.format, settings.protocol, settings.cachemode)
+        return expected.choose(case.expected_dir, case.name, variant)
+
+    def regenerate_target(self, case: Case, settings: RunSettings) -> Path:
+        return self.expected_file(case, settings) or case.expected_dir / f"{case.name}.out"
+
+    def notrun_reason(self, case: Case, dirs: CaseDirs) -> str | None:
+        try:
+            return dirs.notrun_file.read_text().strip() or "not run (no reason given)"
+        except OSError:
+            return None
+
+
+@dataclass
+class Outcome:
+    """What the process did, before any judgement."""
+
+    returncode: int | None
+    output: str
+    duration: float
+    timed_out: bool
+    interrupted: bool
+    leftovers: list[reaper.Leftover]
+
+
+def _pump(stream: IO[bytes], sink: IO[bytes], echo: Callable[[str], None] | None) -> None:
+    for chunk in iter(stream.readline, b""):
+        sink.write(chunk)
+        if echo is not None:
+            echo(chunk.decode(errors="replace").rstrip("\n"))
+
+
+def _base_environment(environ: Mapping[str, str], token: str, dirs: CaseDirs) -> dict[str, str]:
+    base = {k: v for k, v in environ.items() if k in _PASS_THROUGH}
+    base.update({k: v for k, v in environ.items() if k.startswith(("QEMU_", "QSD_", "IOTESTS_"))})
+    base[reaper.TOKEN_VARIABLE] = token
+    for variable, stem in SANITIZER_VARIABLES.items():
+        value = environ.get(variable)
+        if value is not None:
+            if "log_path=" not in value:
+                value = (
+                    f"{value}:log_path={dirs.result / stem}"
+                    if value
+                    else f"log_path={dirs.result / stem}"
+                )
+            base[variable] = value
+    return base
+
+
+def _run_process(
+    argv: list[str],
+    env: Mapping[str, str],
+    dirs: CaseDirs,
+    timeout: float,
+    stop: threading.Event,
+    echo: Callable[[str], None] | None,
+    token: str,
+) -> Outcome:
+    raw_path = dirs.result / "output.raw"
+    start = time.monotonic()
+    timed_out = interrupted = False
+    with raw_path.open("wb") as sink:
+        proc = command.spawn(argv, env=env, cwd=dirs.scratch)
+        assert proc.stdout is not None
+        pump = threading.Thread(target=_pump, args=(proc.stdout, sink, echo), daemon=True)
+        pump.start()
+        deadline = start + timeout
+        while proc.wait(0.05) is None:
+            if stop.is_set():
+                interrupted = True
+                proc.kill_group()
+                break
+            if time.monotonic() > deadline:
+                timed_out = True
+                proc.kill_group()
+                break
+        duration = time.monotonic() - start
+        proc.signal_group(9)  # whatever is left of the case's own group
+        leftovers = reaper.kill_all(token)
+        pump.join(timeout=5)
+        proc.close()
+    output = raw_path.read_bytes().decode(errors="replace")
+    return Outcome(proc.returncode, output, duration, timed_out, interrupted, leftovers)
+
+
+def _crash_evidence(outcome: Outcome, dirs: CaseDirs) -> list[str]:
+    reasons = compare.crash_reasons(outcome.output)
+    if outcome.returncode is not None and outcome.returncode < 0 and not outcome.timed_out:
+        reasons.append(f"case killed by signal {-outcome.returncode}")
+    with contextlib.suppress(OSError):
+        for line in dirs.events_file.read_text().splitlines():
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                if event.get("event") == "crash":
+                    reasons.append(f"{event.get('program')} killed by signal {event.get('signal')}")
+    for stem in SANITIZER_VARIABLES.values():
+        for log in sorted(dirs.result.glob(f"{stem}.*")):
+            text = log.read_text(errors="replace")
+            found = compare.crash_reasons(text)
+            reasons.extend(found or ([f"sanitizer report in {log.name}"] if text.strip() else []))
+    if dirs.valgrind_dir.is_dir():
+        for log in sorted(dirs.valgrind_dir.glob("*.log")):
+            text = log.read_text(errors="replace")
+            for count in _valgrind_errors(text):
+                reasons.append(f"valgrind: {count} errors ({log.name})")
+    return reasons
+
+
+def _valgrind_errors(text: str) -> list[int]:
+    import re
+
+    return [int(n) for n in re.findall(r"ERROR SUMMARY: (\d+) errors", text) if int(n) > 0]
+
+
+def _short_tempdir() -> Path:
+    """A socket directory with a short path (sun_path holds 108 bytes)."""
+    return Path(tempfile.mkdtemp(prefix="iot-", dir="/tmp" if os.path.isdir("/tmp") else None))
+
+
+def execute(
+    case: Case,
+    settings: RunSettings,
+    binaries_env: Mapping[str, str],
+    *,
+    suite: Suite | None = None,
+    stop: threading.Event | None = None,
+    last_duration: float | None = None,
+    echo: Callable[[str], None] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> CaseResult:
+    """Run *case* once and judge it. Never raises for anything the case does."""
+    suite = suite or Suite()
+    stop = stop or threading.Event()
+    result_dir = settings.results_dir / settings.combo / case.name
+    shutil.rmtree(result_dir, ignore_errors=True)
+    dirs = CaseDirs(result_dir, result_dir / "scratch", _short_tempdir())
+    dirs.scratch.mkdir(parents=True)
+    token = uuid.uuid4().hex
+    source_env = dict(os.environ if environ is None else environ)
+    source_env.update(binaries_env)
+    env = suite.environment(case, settings, dirs, _base_environment(source_env, token, dirs))
+    timeout = case.header.timeout or settings.timeout
+
+    def finish(status: Status, reason: str | None = None, **extra: str | None) -> CaseResult:
+        keep_scratch = status.failed
+        if not keep_scratch:
+            shutil.rmtree(dirs.scratch, ignore_errors=True)
+        shutil.rmtree(dirs.sock, ignore_errors=True)
+        result = CaseResult(
+            name=case.name,
+            format=settings.format,
+            protocol=settings.protocol,
+            status=status,
+            reason=reason,
+            duration=round(outcome.duration, 3),
+            last_duration=last_duration,
+            **extra,
+        )
+        (dirs.result / "result.json").write_text(json.dumps(result.serialize(), indent=1))
+        return result
+
+    try:
+        outcome = _run_process(case.command(), env, dirs, timeout, stop, echo, token)
+    except CommandError as exc:
+        outcome = Outcome(None, "", 0.0, False, False, [])
+        return finish(Status.FAIL, str(exc).splitlines()[0])
+
+    if outcome.interrupted:
+        return finish(Status.INTERRUPTED, "interrupted")
+    if outcome.timed_out:
+        return finish(Status.TIMEOUT, f"timed out after {timeout:g}s")
+
+    path_map = [
+        (str(dirs.scratch), "TEST_DIR"),
+        (str(dirs.sock), "SOCK_DIR"),
+        (str(dirs.result), "RESULT_DIR"),
+        *((p, Path(p).name) for p in binaries_env.values()),
+    ]
+    actual = filters.standard_filters(path_map)(outcome.output)
+    output_file = dirs.result / "output"
+    output_file.write_text(actual)
+
+    notrun = suite.notrun_reason(case, dirs)
+    crashes = _crash_evidence(outcome, dirs)
+    if notrun is not None and not crashes:
+        return finish(Status.NOT_RUN, notrun)
+    if crashes:
+        return finish(Status.FAIL, "; ".join(crashes), output_file=str(output_file))
+    if outcome.leftovers:
+        names = ", ".join(f"{p.name} (pid {p.pid})" for p in outcome.leftovers)
+        return finish(Status.FAIL, f"left processes running: {names}", output_file=str(output_file))
+
+    if settings.regenerate:
+        target = suite.regenerate_target(case, settings)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(actual if actual.endswith("\n") or not actual else actual + "\n")
+        return finish(Status.PASS, f"golden written: {target}", expected_file=str(target))
+
+    golden = suite.expected_file(case, settings)
+    if golden is None:
+        return finish(
+            Status.FAIL,
+            f"no expected output ({case.expected_dir / (case.name + '.out')})",
+            output_file=str(output_file),
+        )
+    diff = compare.unified_diff(golden.read_text(), actual, str(golden), str(output_file))
+    if diff is not None:
+        (dirs.result / "diff").write_text(diff + "\n")
+        return finish(
+            Status.FAIL,
+            "output differs from " + golden.name,
+            expected_file=str(golden),
+            output_file=str(output_file),
+            diff=diff,
+        )
+    if outcome.returncode:
+        return finish(
+            Status.FAIL,
+            f"case exited with code {outcome.returncode}",
+            expected_file=str(golden),
+            output_file=str(output_file),
+        )
+    return finish(Status.PASS, None, expected_file=str(golden))
+
+
+def prefixing_echo(name: str, lock: threading.Lock) -> Callable[[str], None]:
+    """An echo for --verbose that prefixes each line with the case name."""
+
+    def echo(line: str) -> None:
+        with lock:
+            sys.stdout.write(f"[{name}] {line}\n")
+            sys.stdout.flush()
+
+    return echo

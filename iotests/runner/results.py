@@ -1,0 +1,69 @@
+"""Statuses and results: the data every reporter and merger consumes."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+class Status(enum.Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    TIMEOUT = "timeout"
+    NOT_RUN = "not run"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def failed(self) -> bool:
+        """Whether this status makes the run fail."""
+        return self in (Status.FAIL, Status.TIMEOUT)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """What happened to one case in one format/protocol combination."""
+
+    name: str
+    format: str
+    protocol: str
+    status: Status
+    reason: str | None = None
+    duration: float = 0.0
+    last_duration: float | None = None
+    expected_file: str | None = None
+    output_file: str | None = None
+    diff: str | None = None
+
+    def serialize(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def deserialize(cls, data: dict[str, Any]) -> CaseResult:
+        fields = dict(data)
+        fields["status"] = Status(fields["status"])
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in fields.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Tally:
+    passed: int
+    failed: int
+    not_run: int
+    interrupted: int
+
+    @classmethod
+    def of(cls, results: list[CaseResult]) -> Tally:
+        return cls(
+            passed=sum(r.status is Status.PASS for r in results),
+            failed=sum(r.status.failed for r in results),
+            not_run=sum(r.status is Status.NOT_RUN for r in results),
+            interrupted=sum(r.status is Status.INTERRUPTED for r in results),
+        )
+
+    def line(self) -> str:
+        """The closing line CI systems read: ``N passed, N failed, N skipped``."""
+        return f"{self.passed} passed, {self.failed} failed, {self.not_run} skipped"

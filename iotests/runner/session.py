@@ -1,0 +1,148 @@
+"""Running a selection: applicability, longest-first parallel dispatch, interrupts."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Protocol
+
+from iotests.env.probe import Probe
+from iotests.runner.discovery import Case
+from iotests.runner.execution import Suite, execute, prefixing_echo
+from iotests.runner.results import CaseResult, Status
+from iotests.runner.scheduling import TimingStore, longest_first
+from iotests.runner.settings import RunSettings
+
+
+class Reporter(Protocol):
+    def start(self, cases: Sequence[Case], settings: RunSettings) -> None: ...
+    def case_started(self, case: Case) -> None: ...
+    def case_finished(self, result: CaseResult) -> None: ...
+    def finish(self, results: Sequence[CaseResult], elapsed: float) -> None: ...
+
+
+def not_run_reason(case: Case, settings: RunSettings, probe: Probe) -> str | None:
+    """Why *case* cannot run with these settings and binaries, or None (pure)."""
+    header = case.header
+    if not header.supports_format(settings.format):
+        return f"format {settings.format} not supported by this case"
+    if not header.supports_protocol(settings.protocol):
+        return f"protocol {settings.protocol} not supported by this case"
+    if settings.format not in probe.formats and probe.formats:
+        return f"format {settings.format} not supported by qemu-img"
+    for requirement in header.requires:
+        problem = probe.unmet(requirement)
+        if problem is not None:
+            return problem
+    return None
+
+
+@contextmanager
+def _interruptible(stop: threading.Event) -> Iterator[None]:
+    """Turn SIGTERM into the same orderly stop as Ctrl-C."""
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_selection(
+    cases: Sequence[Case],
+    settings: RunSettings,
+    probe: Probe,
+    binaries_env: Mapping[str, str],
+    reporter: Reporter,
+    *,
+    suite: Suite | None = None,
+    timings: TimingStore | None = None,
+    not_run: Callable[[Case, RunSettings, Probe], str | None] = not_run_reason,
+) -> list[CaseResult]:
+    """Run *cases*, *settings.jobs* at a time, and report each as it ends.
+
+    On Ctrl-C or SIGTERM running cases are killed (with everything they
+    started), cases not yet started are reported as interrupted, and
+    KeyboardInterrupt is re-raised after reporting.
+    """
+    timings = timings or TimingStore(settings.results_dir / "timings.json")
+    durations = timings.durations(settings.combo)
+    reporter.start(cases, settings)
+    start = time.monotonic()
+    results: dict[str, CaseResult] = {}
+    runnable: list[Case] = []
+    for case in cases:
+        reason = not_run(case, settings, probe)
+        if reason is None:
+            runnable.append(case)
+        else:
+            results[case.name] = CaseResult(
+                case.name, settings.format, settings.protocol, Status.NOT_RUN, reason
+            )
+            reporter.case_finished(results[case.name])
+
+    work: queue.Queue[Case] = queue.Queue()
+    for case in longest_first(runnable, durations):
+        work.put(case)
+    stop = threading.Event()
+    lock = threading.Lock()
+    echo_lock = threading.Lock()
+
+    def worker() -> None:
+        while not stop.is_set():
+            try:
+                case = work.get_nowait()
+            except queue.Empty:
+                return
+            with lock:
+                reporter.case_started(case)
+            echo = prefixing_echo(case.name, echo_lock) if settings.verbose else None
+            result = execute(
+                case,
+                settings,
+                binaries_env,
+                suite=suite,
+                stop=stop,
+                last_duration=durations.get(case.name),
+                echo=echo,
+            )
+            with lock:
+                results[case.name] = result
+                if result.status in (Status.PASS, Status.FAIL):
+                    timings.record(settings.combo, case.name, result.duration)
+                reporter.case_finished(result)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, settings.jobs))]
+    interrupted = False
+    with _interruptible(stop):
+        try:
+            for t in threads:
+                t.start()
+            while any(t.is_alive() for t in threads):
+                for t in threads:
+                    t.join(0.1)
+        except KeyboardInterrupt:
+            interrupted = True
+            stop.set()
+            for t in threads:
+                t.join()
+    for case in cases:
+        if case.name not in results:
+            results[case.name] = CaseResult(
+                case.name, settings.format, settings.protocol, Status.INTERRUPTED, "not started"
+            )
+            reporter.case_finished(results[case.name])
+    timings.save()
+    ordered = [results[c.name] for c in cases]
+    reporter.finish(ordered, time.monotonic() - start)
+    if interrupted:
+        raise KeyboardInterrupt
+    return ordered

@@ -1,0 +1,32 @@
+"""The settings of one run, after flags, environment and config were merged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+FORMATS = ("raw", "qcow2", "qed", "vmdk", "vdi", "vpc", "vhdx", "luks", "parallels", "qcow")
+PROTOCOLS = ("file", "nbd", "fuse")
+CACHEMODES = ("writeback", "writethrough", "none", "directsync", "unsafe")
+AIOMODES = ("threads", "native", "io_uring")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    format: str = "raw"
+    protocol: str = "file"
+    cachemode: str = "writeback"
+    aiomode: str = "threads"
+    imgopts: str = ""
+    misalign: bool = False
+    valgrind: bool = False
+    timeout: float = 600.0
+    jobs: int = 1
+    verbose: bool = False
+    regenerate: bool = False
+    results_dir: Path = Path("results")
+
+    @property
+    def combo(self) -> str:
+        """Key of this format/protocol pair in result folders and timings."""
+        return f"{self.format}-{self.protocol}"
