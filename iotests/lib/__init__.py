@@ -14,6 +14,18 @@ prints is stable across runs, hosts and (where the behaviour is the same)
 formats, so one golden file serves them all.
 """
 
+from iotests.lib import qcow2
+from iotests.lib.chain import (
+    amend,
+    backing_chain,
+    commit,
+    create_chain,
+    log_map,
+    map_extents,
+    rebase,
+    snapshot,
+    snapshot_names,
+)
 from iotests.lib.env import CaseEnv, case_env
 from iotests.lib.image import (
     CheckResult,
@@ -26,26 +38,42 @@ from iotests.lib.image import (
     test_image,
 )
 from iotests.lib.output import check, log, log_json, notrun, section
+from iotests.lib.poke import file_size, peek, peek_int, poke, poke_int
 from iotests.lib.tools import ToolResult, qemu_img, qemu_io, qemu_tool
 
 __all__ = [
     "CaseEnv",
     "CheckResult",
     "ToolResult",
+    "amend",
+    "backing_chain",
     "case_env",
     "check",
     "check_image",
+    "commit",
     "compare",
     "convert",
     "create",
+    "create_chain",
+    "file_size",
     "img_info",
     "img_map",
     "log",
     "log_json",
+    "log_map",
+    "map_extents",
     "notrun",
+    "peek",
+    "peek_int",
+    "poke",
+    "poke_int",
+    "qcow2",
     "qemu_img",
     "qemu_io",
     "qemu_tool",
+    "rebase",
     "section",
+    "snapshot",
+    "snapshot_names",
     "test_image",
 ]

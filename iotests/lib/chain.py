@@ -1,0 +1,143 @@
+"""Backing chains and internal snapshots: build them, walk them, change them.
+
+Snapshot and backing-chain cases repeat the same moves: stack overlays on a
+base, commit or rebase a layer, take and apply internal snapshots. These
+helpers are thin wrappers over ``qemu-img`` (through :func:`lib.qemu_img`)
+that print QEMU's own output, so a golden records exactly what the user
+would see, plus ``[qemu-img exit code N]`` when a step is refused.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from iotests.lib.env import case_env
+from iotests.lib.image import create, img_info, test_image
+from iotests.lib.tools import qemu_img
+
+
+def create_chain(
+    names: Sequence[str],
+    size: str | int,
+    *,
+    fmt: str | None = None,
+    relative: bool = False,
+    quiet: bool = False,
+) -> list[str]:
+    """Create ``names[0]`` and stack each following image on the previous one.
+
+    Returns the image paths, base first. With *relative* each overlay names
+    its backing file by its bare file name (resolved against the overlay's
+    own directory), which is what a user moving a chain around relies on.
+    """
+    paths = [test_image(n) for n in names]
+    create(paths[0], size, fmt=fmt, quiet=quiet)
+    for below, path in itertools.pairwise(paths):
+        backing = os.path.basename(below) if relative else below
+        create(path, None, fmt=fmt, backing=backing, backing_fmt=fmt, quiet=quiet)
+    return paths
+
+
+def backing_chain(path: str, *, fmt: str | None = None) -> list[dict[str, Any]]:
+    """``qemu-img info --backing-chain`` parsed: the image first, its base last."""
+    chain: list[dict[str, Any]] = img_info(path, fmt=fmt, backing_chain=True)
+    return chain
+
+
+def _fmt(fmt: str | None) -> str:
+    return fmt or case_env().imgfmt
+
+
+def snapshot(
+    path: str, op: str, name: str = "", *, fmt: str | None = None, quiet: bool = False
+) -> bool:
+    """``qemu-img snapshot`` with *op* one of create, apply, delete; returns success."""
+    flags = {"create": "-c", "apply": "-a", "delete": "-d"}
+    result = qemu_img("snapshot", "-f", _fmt(fmt), flags[op], name, path, quiet=quiet)
+    return result.ok
+
+
+def snapshot_names(path: str, *, fmt: str | None = None) -> list[str]:
+    """Names of the internal snapshots in *path*, in the order QEMU lists them."""
+    info = img_info(path, fmt=fmt)
+    return [s["name"] for s in info.get("snapshots", [])]
+
+
+def commit(
+    path: str,
+    *,
+    base: str | None = None,
+    drop: bool = False,
+    fmt: str | None = None,
+    quiet: bool = False,
+) -> bool:
+    """``qemu-img commit`` of *path* into its backing file (or into *base*)."""
+    args = ["commit", "-f", _fmt(fmt)]
+    if base is not None:
+        args += ["-b", base]
+    if drop:
+        args.append("-d")
+    return qemu_img(*args, path, quiet=quiet).ok
+
+
+def rebase(
+    path: str,
+    backing: str,
+    *,
+    backing_fmt: str | None = None,
+    unsafe: bool = False,
+    fmt: str | None = None,
+    quiet: bool = False,
+) -> bool:
+    """``qemu-img rebase`` (safe unless *unsafe*); an empty *backing* removes it."""
+    args = ["rebase", "-f", _fmt(fmt)]
+    if unsafe:
+        args.append("-u")
+    args += ["-b", backing]
+    if backing:
+        args += ["-F", backing_fmt or _fmt(fmt)]
+    return qemu_img(*args, path, quiet=quiet).ok
+
+
+def amend(path: str, options: str, *, fmt: str | None = None, quiet: bool = False) -> bool:
+    """``qemu-img amend -o OPTIONS``; returns whether the image was changed."""
+    return qemu_img("amend", "-f", _fmt(fmt), "-o", options, path, quiet=quiet).ok
+
+
+def map_extents(path: str, *, fmt: str | None = None) -> list[tuple[int, int, bool, bool, int]]:
+    """``qemu-img map`` as ``(start, length, data, zero, depth)``, host offsets left out.
+
+    Host offsets depend on allocation order; what a user relies on is which
+    guest ranges hold data and in which layer of the chain, which this keeps.
+    Adjacent extents that agree are merged, so the result does not depend on
+    how QEMU happened to split its answer.
+    """
+    from iotests.lib.image import img_map
+
+    merged: list[tuple[int, int, bool, bool, int]] = []
+    for e in img_map(path, fmt=fmt):
+        item = (
+            int(e["start"]),
+            int(e["length"]),
+            bool(e["data"]),
+            bool(e["zero"]),
+            int(e["depth"]),
+        )
+        if merged and merged[-1][0] + merged[-1][1] == item[0] and merged[-1][2:] == item[2:]:
+            last = merged.pop()
+            item = (last[0], last[1] + item[1], *item[2:])
+        merged.append(item)
+    return merged
+
+
+def log_map(path: str, *, fmt: str | None = None) -> list[tuple[int, int, bool, bool, int]]:
+    """Print :func:`map_extents` one extent a line and return it."""
+    from iotests.lib.output import log
+
+    extents = map_extents(path, fmt=fmt)
+    for start, length, data, zero, depth in extents:
+        log(f"map: {start:#x}+{length:#x} data={data} zero={zero} depth={depth}")
+    return extents
