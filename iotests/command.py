@@ -68,7 +68,9 @@ def _run_real(
         raise CommandError(argv, 127, f"{argv[0]}: not found") from exc
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else ""
-        raise CommandError(argv, -int(signal.SIGKILL), out + f"\n(timed out after {timeout}s)") from exc
+        raise CommandError(
+            argv, -int(signal.SIGKILL), out + f"\n(timed out after {timeout}s)"
+        ) from exc
     return Completed(tuple(argv), proc.returncode, proc.stdout or "", proc.stderr or "")
 
 
@@ -94,9 +96,7 @@ def run(
     :raises CommandError: on a non-zero exit with *check*, a missing program,
         or a timeout (always).
     """
-    result = runner(
-        argv, env=env, cwd=cwd, input=input, timeout=timeout, merge_stderr=merge_stderr
-    )
+    result = runner(argv, env=env, cwd=cwd, input=input, timeout=timeout, merge_stderr=merge_stderr)
     if check and result.returncode != 0:
         raise CommandError(argv, result.returncode, result.output)
     return result
@@ -152,8 +152,7 @@ class Process:
         while time.monotonic() < deadline and self._popen.poll() is None:
             time.sleep(0.02)
         self.signal_group(signal.SIGKILL)
-        code = self._popen.wait()
-        return code
+        return self._popen.wait()
 
     def close(self) -> None:
         if self._popen.stdout is not None:
@@ -191,3 +190,46 @@ def spawn(
 
 def is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
+
+
+def stream(
+    argv: Sequence[str],
+    *,
+    on_line: Callable[[str], None],
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    check: bool = True,
+) -> Completed:
+    """Run *argv* to completion, handing each line of its output to *on_line* as it comes.
+
+    For long commands (configure, a compile) whose progress the user should
+    see live and whose whole output goes to a log. stderr is merged into
+    stdout. The child runs in its own process group, so an interrupt takes
+    down the whole compile, not just its top process. The returned
+    :class:`Completed` keeps only the last :attr:`CommandError.TAIL_LINES`
+    lines, which is what an error shows.
+
+    :raises CommandError: when the program cannot be started, or with *check*
+        when it exits non-zero or is killed.
+    """
+    from collections import deque
+
+    tail: deque[str] = deque(maxlen=CommandError.TAIL_LINES)
+    proc = spawn(argv, env=env, cwd=cwd, stdout=PIPE, stderr=STDOUT)
+    assert proc.stdout is not None
+    try:
+        for raw in proc.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            tail.append(line)
+            on_line(line)
+    except BaseException:
+        proc.kill_group()
+        raise
+    finally:
+        proc.close()
+    code = proc.wait()
+    returncode = code if code is not None else -int(signal.SIGKILL)
+    output = "\n".join(tail) + ("\n" if tail else "")
+    if check and returncode != 0:
+        raise CommandError(argv, returncode, output)
+    return Completed(tuple(argv), returncode, output, "")

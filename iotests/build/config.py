@@ -1,0 +1,280 @@
+"""The ``build:`` section of iotests.yaml, read and validated where it enters.
+
+Which file: an explicit path (``--config``), else ``$IOTESTS_CONFIG``, else
+``./iotests.yaml`` when present; its ``build:`` section is laid over the
+packaged defaults (defaults.yaml beside this module). Every problem raises
+:class:`~iotests.errors.ConfigError` naming the file, the key and what was
+expected, so a typo costs one glance, not a debugging session.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from iotests.build.profiles import Profile, VersionedOptions, parse_version
+from iotests.errors import ConfigError
+
+CONFIG_ENV = "IOTESTS_CONFIG"
+DEFAULT_CONFIG_NAME = "iotests.yaml"
+PACKAGED = "iotests/build/defaults.yaml (packaged)"
+
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+_FPR_RE = re.compile(r"[0-9A-F]{40}")
+_TOP_KEYS = {
+    "default_source",
+    "download_url",
+    "sha256",
+    "gpg_fingerprints",
+    "gpg_fingerprint",
+    "cache_dir",
+    "profiles",
+}
+_PROFILE_KEYS = {"description", "configure", "versioned", "binaries", "needs"}
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Validated build settings; ``source`` names the file they came from."""
+
+    source: str
+    default_source: str
+    download_url: str
+    sha256: Mapping[str, str]
+    gpg_fingerprints: tuple[str, ...]
+    cache_dir: Path
+    profiles: Mapping[str, Profile]
+
+    def profile(self, name: str) -> Profile:
+        """The profile called *name*.
+
+        :raises ConfigError: naming the profiles that do exist.
+        """
+        try:
+            return self.profiles[name]
+        except KeyError:
+            known = ", ".join(sorted(self.profiles))
+            raise ConfigError(
+                self.source, f"build.profiles.{name}", f"no such profile (known: {known})"
+            ) from None
+
+
+def find_config_file(
+    explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Path | None:
+    """The config file to read, or None for packaged defaults only.
+
+    :raises ConfigError: when an explicitly named file does not exist.
+    """
+    environ = os.environ if env is None else env
+    named = explicit if explicit is not None else environ.get(CONFIG_ENV) or None
+    if named is not None:
+        path = Path(named)
+        if not path.is_file():
+            origin = "--config" if explicit is not None else CONFIG_ENV
+            raise ConfigError(str(path), "(file)", f"config file named by {origin} does not exist")
+        return path
+    default = Path(DEFAULT_CONFIG_NAME)
+    return default if default.is_file() else None
+
+
+def load_build_config(
+    explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> BuildConfig:
+    """Read and validate the build settings (see the module docstring for which file).
+
+    :raises ConfigError: for an unreadable file or any invalid key.
+    """
+    defaults = _read_yaml(
+        resources.files("iotests.build").joinpath("defaults.yaml").read_text(), PACKAGED
+    )
+    merged: dict[str, Any] = dict(_section(defaults, PACKAGED))
+    source = PACKAGED
+    path = find_config_file(explicit, env)
+    if path is not None:
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(source, "(file)", f"cannot read: {exc.strerror}") from exc
+        user = _section(_read_yaml(text, source), source)
+        profiles = dict(merged["profiles"])
+        user_profiles = user.get("profiles", {})
+        if not isinstance(user_profiles, dict):
+            raise ConfigError(source, "build.profiles", "expected a mapping of name -> profile")
+        profiles.update(user_profiles)
+        merged.update(user)
+        merged["profiles"] = profiles
+    return _validate(merged, source)
+
+
+def _read_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(file)"
+        raise ConfigError(source, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+
+
+def _section(document: Any, source: str) -> Mapping[str, Any]:
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigError(source, "(top level)", "expected a mapping with sections such as build:")
+    section = document.get("build", {})
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ConfigError(source, "build", "expected a mapping")
+    unknown = sorted(set(section) - _TOP_KEYS)
+    if unknown:
+        raise ConfigError(
+            source,
+            f"build.{unknown[0]}",
+            f"unknown key (expected one of: {', '.join(sorted(_TOP_KEYS))})",
+        )
+    return section
+
+
+def _string(value: Any, source: str, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(source, key, f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _strings(value: Any, source: str, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(source, key, f"expected a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _version(value: Any, source: str, key: str) -> tuple[int, ...]:
+    try:
+        return parse_version(str(value))
+    except ValueError:
+        raise ConfigError(source, key, f'expected a version such as "9.2", got {value!r}') from None
+
+
+def _validate(raw: Mapping[str, Any], source: str) -> BuildConfig:
+    from iotests.build.deps import KNOWN_NEEDS
+
+    url = _string(raw.get("download_url"), source, "build.download_url")
+    if not url.startswith(("http://", "https://", "file://")):
+        raise ConfigError(source, "build.download_url", f"expected an http(s):// URL, got {url!r}")
+    sums = raw.get("sha256") or {}
+    if not isinstance(sums, dict):
+        raise ConfigError(source, "build.sha256", "expected a mapping of version -> sha256 hex")
+    checked_sums: dict[str, str] = {}
+    for version, digest in sums.items():
+        key = f"build.sha256.{version}"
+        if not isinstance(digest, str) or not _SHA256_RE.fullmatch(digest.lower()):
+            raise ConfigError(source, key, f"expected 64 hex digits, got {digest!r}")
+        checked_sums[str(version)] = digest.lower()
+    fprs_raw = raw.get("gpg_fingerprints", [])
+    if "gpg_fingerprint" in raw:
+        fprs_raw = [raw["gpg_fingerprint"]]
+    if not isinstance(fprs_raw, list):
+        raise ConfigError(source, "build.gpg_fingerprints", "expected a list of fingerprints")
+    fprs: list[str] = []
+    for fpr in fprs_raw:
+        clean = str(fpr).replace(" ", "").upper()
+        if not _FPR_RE.fullmatch(clean):
+            raise ConfigError(
+                source,
+                "build.gpg_fingerprints",
+                f"expected 40 hex digits per fingerprint, got {fpr!r}",
+            )
+        fprs.append(clean)
+    cache_dir = Path(os.path.expanduser(_string(raw.get("cache_dir"), source, "build.cache_dir")))
+    profiles_raw = raw.get("profiles")
+    if not isinstance(profiles_raw, dict) or not profiles_raw:
+        raise ConfigError(source, "build.profiles", "expected a mapping of name -> profile")
+    profiles = {
+        str(name): _profile(str(name), body, source, KNOWN_NEEDS)
+        for name, body in profiles_raw.items()
+    }
+    return BuildConfig(
+        source=source,
+        default_source=_string(raw.get("default_source"), source, "build.default_source"),
+        download_url=url if url.endswith("/") else url + "/",
+        sha256=checked_sums,
+        gpg_fingerprints=tuple(fprs),
+        cache_dir=cache_dir,
+        profiles=profiles,
+    )
+
+
+def _profile(name: str, body: Any, source: str, known_needs: frozenset[str]) -> Profile:
+    prefix = f"build.profiles.{name}"
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise ConfigError(source, prefix, "profile names use letters, digits, '-' and '_' only")
+    if not isinstance(body, dict):
+        raise ConfigError(source, prefix, "expected a mapping with configure: and binaries:")
+    unknown = sorted(set(body) - _PROFILE_KEYS)
+    if unknown:
+        raise ConfigError(
+            source,
+            f"{prefix}.{unknown[0]}",
+            f"unknown key (expected one of: {', '.join(sorted(_PROFILE_KEYS))})",
+        )
+    configure = _strings(body.get("configure", []), source, f"{prefix}.configure")
+    binaries = _strings(body.get("binaries"), source, f"{prefix}.binaries")
+    if not binaries:
+        raise ConfigError(source, f"{prefix}.binaries", "expected at least one binary")
+    needs = _strings(body.get("needs", []), source, f"{prefix}.needs")
+    for need in needs:
+        if need not in known_needs:
+            raise ConfigError(
+                source,
+                f"{prefix}.needs",
+                f"unknown dependency {need!r} (known: {', '.join(sorted(known_needs))})",
+            )
+    versioned_raw = body.get("versioned", [])
+    if not isinstance(versioned_raw, list):
+        raise ConfigError(
+            source, f"{prefix}.versioned", "expected a list of {since/before, configure}"
+        )
+    versioned: list[VersionedOptions] = []
+    for index, entry in enumerate(versioned_raw):
+        key = f"{prefix}.versioned[{index}]"
+        if (
+            not isinstance(entry, dict)
+            or set(entry) - {"since", "before", "configure"}
+            or ("since" not in entry and "before" not in entry)
+        ):
+            raise ConfigError(
+                source, key, "expected since: and/or before: a version, and configure:"
+            )
+        versioned.append(
+            VersionedOptions(
+                configure=_strings(entry.get("configure"), source, f"{key}.configure"),
+                since=_version(entry["since"], source, f"{key}.since")
+                if "since" in entry
+                else None,
+                before=_version(entry["before"], source, f"{key}.before")
+                if "before" in entry
+                else None,
+            )
+        )
+    description = body.get("description", "")
+    return Profile(
+        name=name,
+        configure=configure,
+        binaries=binaries,
+        description=str(description),
+        versioned=tuple(versioned),
+        needs=needs,
+        definition={
+            "configure": list(configure),
+            "binaries": list(binaries),
+            "versioned": versioned_raw,
+        },
+    )

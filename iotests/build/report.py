@@ -1,0 +1,342 @@
+"""One report from many runs: Markdown and HTML summaries, JUnit XML, a baseline diff.
+
+A matrix run (``nox -s release``, or CI shards on many machines) leaves one
+JSON report per runner invocation (``iotests run --json FILE``). This module
+reads those, validated at the boundary into small frozen records, merges
+them, and writes: a Markdown summary (format x status counts, then each
+failure with its diff), the same as HTML with the diffs as linked files,
+JUnit XML for CI, and, against a baseline run, what newly fails and what
+newly passes.
+
+``iotests report r1.json r2.json --html out/ --junit all.xml --baseline old.json``
+is :func:`main_report`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from iotests.errors import IotestsError, UsageError
+from iotests.exitcodes import ExitCode
+
+STATUSES = ("pass", "fail", "timeout", "not run", "interrupted")
+FAILING = frozenset({"fail", "timeout", "interrupted"})
+REPORT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One case's result in one run, as the runner's JSON report has it."""
+
+    name: str
+    format: str
+    protocol: str
+    status: str
+    reason: str | None
+    duration: float
+    diff: str | None
+    origin: str
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.name, self.format, self.protocol)
+
+    @property
+    def column(self) -> str:
+        """The summary table row this result counts in: format, or format/protocol."""
+        return self.format if self.protocol in ("", "file") else f"{self.format}/{self.protocol}"
+
+    @property
+    def failing(self) -> bool:
+        return self.status in FAILING
+
+
+def load_report(path: Path) -> list[CaseResult]:
+    """The results of one run report.
+
+    :raises UsageError: naming the file and what is wrong with it.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read run report: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise UsageError(f"{path}: not JSON: {exc}") from exc
+    if not isinstance(data, dict) or data.get("version") != REPORT_VERSION:
+        raise UsageError(f'{path}: not an iotests run report (expected "version": 1)')
+    results = data.get("results")
+    if not isinstance(results, list):
+        raise UsageError(f"{path}: results: expected a list")
+    raw_settings = data.get("settings")
+    settings: dict[str, Any] = raw_settings if isinstance(raw_settings, dict) else {}
+    return [_result(item, index, path, settings) for index, item in enumerate(results)]
+
+
+def _result(item: Any, index: int, path: Path, settings: dict[str, Any]) -> CaseResult:
+    where = f"{path}: results[{index}]"
+    if not isinstance(item, dict):
+        raise UsageError(f"{where}: expected an object")
+    name = item.get("name")
+    status = item.get("status")
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"{where}.name: expected a non-empty string")
+    if status not in STATUSES:
+        raise UsageError(f"{where}.status: expected one of {', '.join(STATUSES)}, got {status!r}")
+    duration = item.get("duration") or 0.0
+    if not isinstance(duration, int | float):
+        raise UsageError(f"{where}.duration: expected a number")
+    return CaseResult(
+        name=name,
+        format=str(item.get("format") or settings.get("format") or "?"),
+        protocol=str(item.get("protocol") or settings.get("protocol") or "file"),
+        status=status,
+        reason=item.get("reason") if isinstance(item.get("reason"), str) else None,
+        duration=float(duration),
+        diff=item.get("diff") if isinstance(item.get("diff"), str) else None,
+        origin=path.name,
+    )
+
+
+def merge(paths: Sequence[Path]) -> list[CaseResult]:
+    """All results of all reports, in the order given."""
+    return [result for path in paths for result in load_report(path)]
+
+
+def counts(results: Iterable[CaseResult]) -> dict[str, Counter[str]]:
+    """Format (or format/protocol) -> status -> count, rows sorted."""
+    table: dict[str, Counter[str]] = {}
+    for result in results:
+        table.setdefault(result.column, Counter())[result.status] += 1
+    return dict(sorted(table.items()))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How a run differs from a baseline run."""
+
+    newly_failing: list[CaseResult]
+    newly_passing: list[CaseResult]
+
+
+def compare(current: Sequence[CaseResult], baseline: Sequence[CaseResult]) -> Comparison:
+    """Cases failing now that did not fail in *baseline* (or were not in it), and the reverse."""
+    before = {r.key: r for r in baseline}
+    newly_failing = [
+        r for r in current if r.failing and not (r.key in before and before[r.key].failing)
+    ]
+    newly_passing = [
+        r for r in current if r.status == "pass" and r.key in before and before[r.key].failing
+    ]
+    return Comparison(newly_failing, newly_passing)
+
+
+def _label(result: CaseResult) -> str:
+    return f"{result.name} ({result.column})"
+
+
+def markdown(
+    results: Sequence[CaseResult],
+    comparison: Comparison | None = None,
+    diff_links: dict[tuple[str, str, str], str] | None = None,
+) -> str:
+    """The Markdown summary: counts table, baseline changes, failures with diffs."""
+    table = counts(results)
+    lines = ["# iotests report", ""]
+    lines.append("| format | " + " | ".join(STATUSES) + " | total |")
+    lines.append("|---" * (len(STATUSES) + 2) + "|")
+    totals: Counter[str] = Counter()
+    for row, counter in table.items():
+        totals.update(counter)
+        cells = [str(counter.get(s, 0)) for s in STATUSES]
+        lines.append(f"| {row} | " + " | ".join(cells) + f" | {sum(counter.values())} |")
+    cells = [f"**{totals.get(s, 0)}**" for s in STATUSES]
+    lines.append("| **all** | " + " | ".join(cells) + f" | **{sum(totals.values())}** |")
+    if comparison is not None:
+        lines += ["", "## Against the baseline", ""]
+        lines.append(f"Newly failing: {len(comparison.newly_failing)}")
+        lines += [f"- {_label(r)}: {r.status}" for r in comparison.newly_failing]
+        lines.append("")
+        lines.append(f"Newly passing: {len(comparison.newly_passing)}")
+        lines += [f"- {_label(r)}" for r in comparison.newly_passing]
+    failures = [r for r in results if r.failing]
+    if failures:
+        lines += ["", "## Failures", ""]
+    for result in failures:
+        lines.append(f"### {_label(result)}: {result.status}")
+        lines.append("")
+        if result.reason:
+            lines += [result.reason, ""]
+        link = (diff_links or {}).get(result.key)
+        if link:
+            lines += [f"[diff]({link})", ""]
+        if result.diff:
+            lines += ["```diff", result.diff.rstrip("\n"), "```", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def write_html(
+    results: Sequence[CaseResult], out_dir: Path, comparison: Comparison | None = None
+) -> Path:
+    """Write out_dir/index.html with the diffs as linked files under out_dir/diffs/."""
+    diffs = out_dir / "diffs"
+    diffs.mkdir(parents=True, exist_ok=True)
+    links: dict[tuple[str, str, str], str] = {}
+    for number, result in enumerate(r for r in results if r.failing and r.diff):
+        stem = f"{number:04d}-{result.name}-{result.column}".replace("/", "_")
+        (diffs / f"{stem}.diff").write_text(result.diff or "", encoding="utf-8")
+        links[result.key] = f"diffs/{stem}.diff"
+    esc = html.escape
+    table = counts(results)
+    rows = "".join(
+        f"<tr><th>{esc(row)}</th>"
+        + "".join(f"<td class='{esc(s).replace(' ', '-')}'>{c.get(s, 0)}</td>" for s in STATUSES)
+        + f"<td>{sum(c.values())}</td></tr>\n"
+        for row, c in table.items()
+    )
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>iotests report</title>",
+        "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:right}"
+        "td.fail,td.timeout{color:#b00}td.pass{color:#070}pre{background:#f4f4f4}</style>",
+        "</head><body><h1>iotests report</h1><table><tr><th>format</th>",
+        "".join(f"<th>{esc(s)}</th>" for s in STATUSES),
+        "<th>total</th></tr>\n",
+        rows,
+        "</table>",
+    ]
+    if comparison is not None:
+        parts.append("<h2>Against the baseline</h2>")
+        for title, items in (
+            ("Newly failing", comparison.newly_failing),
+            ("Newly passing", comparison.newly_passing),
+        ):
+            parts.append(f"<h3>{title}: {len(items)}</h3><ul>")
+            parts += [f"<li>{esc(_label(r))}: {esc(r.status)}</li>" for r in items]
+            parts.append("</ul>")
+    failures = [r for r in results if r.failing]
+    if failures:
+        parts.append("<h2>Failures</h2>")
+    for result in failures:
+        parts.append(f"<h3>{esc(_label(result))}: {esc(result.status)}</h3>")
+        if result.reason:
+            parts.append(f"<p>{esc(result.reason)}</p>")
+        if result.key in links:
+            parts.append(f"<p><a href='{esc(links[result.key])}'>diff</a></p>")
+        if result.diff:
+            parts.append(f"<details><summary>diff</summary><pre>{esc(result.diff)}</pre></details>")
+    parts.append("</body></html>\n")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = out_dir / "index.html"
+    index.write_text("".join(parts), encoding="utf-8")
+    (out_dir / "report.md").write_text(markdown(results, comparison, links), encoding="utf-8")
+    return index
+
+
+def junit(results: Sequence[CaseResult]) -> str:
+    """JUnit XML: one testsuite per format (or format/protocol)."""
+    root = ET.Element("testsuites")
+    by_suite: dict[str, list[CaseResult]] = {}
+    for result in results:
+        by_suite.setdefault(result.column, []).append(result)
+    for suite_name, members in sorted(by_suite.items()):
+        status = Counter(r.status for r in members)
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            {
+                "name": f"iotests.{suite_name}",
+                "tests": str(len(members)),
+                "failures": str(status["fail"] + status["timeout"]),
+                "errors": str(status["interrupted"]),
+                "skipped": str(status["not run"]),
+                "time": f"{sum(r.duration for r in members):.3f}",
+            },
+        )
+        for result in members:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                {
+                    "classname": f"iotests.{suite_name}",
+                    "name": result.name,
+                    "time": f"{result.duration:.3f}",
+                },
+            )
+            message = result.reason or result.status
+            if result.status in ("fail", "timeout"):
+                failure = ET.SubElement(
+                    case, "failure", {"message": message, "type": result.status}
+                )
+                failure.text = result.diff or message
+            elif result.status == "interrupted":
+                ET.SubElement(case, "error", {"message": message, "type": "interrupted"})
+            elif result.status == "not run":
+                ET.SubElement(case, "skipped", {"message": message})
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="iotests report",
+        description="Merge run reports (iotests run --json) into one summary.",
+    )
+    p.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json")
+    p.add_argument("--html", type=Path, metavar="DIR", help="write DIR/index.html (+ report.md)")
+    p.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="FILE",
+        help="write the Markdown summary to FILE (default: print it)",
+    )
+    p.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML to FILE")
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="OLD.json",
+        help="a previous run report: list what newly fails and newly passes",
+    )
+    return p
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Write what *args* asks for; return 0 when nothing failed, else ExitCode.FAILED.
+
+    :raises UsageError: for unreadable or malformed reports.
+    """
+    results = merge(args.reports)
+    comparison = compare(results, merge([args.baseline])) if args.baseline else None
+    if args.html:
+        write_html(results, args.html, comparison)
+    text = markdown(results, comparison)
+    if args.markdown:
+        args.markdown.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    if args.junit:
+        args.junit.parent.mkdir(parents=True, exist_ok=True)
+        args.junit.write_text(junit(results), encoding="utf-8")
+    failing = comparison.newly_failing if comparison else [r for r in results if r.failing]
+    return int(ExitCode.FAILED) if failing else int(ExitCode.OK)
+
+
+def main_report(argv: list[str]) -> int:
+    """``iotests report``: parse *argv* (without the subcommand), run, return the exit code.
+
+    With ``--baseline`` the exit code reflects only newly failing cases, so
+    known failures do not block a CI pipeline; without it, any failure does.
+    """
+    args = parser().parse_args(argv)
+    try:
+        return run_report(args)
+    except IotestsError as exc:
+        print(f"iotests report: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)

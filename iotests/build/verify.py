@@ -1,0 +1,102 @@
+"""Checking that a downloaded tarball is the one its publisher released.
+
+Two independent checks: a SHA-256 pinned in the config, and the detached
+OpenPGP signature (``.sig``) checked with gpg against the release key
+fingerprints in the config. The signature check is only as available as gpg
+and the key are; :func:`verify_signature` says why when it could not run,
+and raises when a signature is there and is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from iotests import command
+from iotests.errors import BuildError
+
+_CHUNK = 1 << 20
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of the file at *path*."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_sha256(path: Path, expected: str, name: str) -> None:
+    """:raises BuildError: when *path* does not hash to *expected* (*name* is shown)."""
+    actual = sha256_of(path)
+    if actual != expected.lower():
+        raise BuildError(f"{name}: SHA-256 mismatch: expected {expected.lower()}, got {actual}")
+
+
+@dataclass(frozen=True)
+class SignatureResult:
+    """Whether the signature was checked and good; *detail* says by whom, or why not."""
+
+    verified: bool
+    detail: str
+
+
+def _gpg(args: Sequence[str], env: Mapping[str, str] | None) -> command.Completed:
+    return command.run(
+        ["gpg", "--batch", "--no-tty", *args], env=env, check=False, merge_stderr=False
+    )
+
+
+def verify_signature(
+    path: Path,
+    signature: Path,
+    fingerprints: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+) -> SignatureResult:
+    """Check *signature* over *path*, accepting only keys in *fingerprints*.
+
+    Returns an unverified result (with the reason) when gpg is not installed
+    or none of the release keys is in the keyring, because then nothing can
+    be said either way.
+
+    :param env: environment for gpg (``GNUPGHOME`` picks the keyring).
+    :raises BuildError: when the signature is bad, or good but made by a key
+        that is not one of *fingerprints*.
+    """
+    environ = dict(os.environ if env is None else env)
+    if command.which("gpg", path=environ.get("PATH")) is None:
+        return SignatureResult(False, "gpg is not installed")
+    wanted = {f.upper() for f in fingerprints}
+    if not wanted:
+        return SignatureResult(False, "no release key fingerprint is configured")
+    listed = _gpg(["--with-colons", "--list-keys", *sorted(wanted)], environ)
+    have = {line.split(":")[9] for line in listed.stdout.splitlines() if line.startswith("fpr:")}
+    if not have & wanted:
+        return SignatureResult(
+            False, f"no release key ({', '.join(sorted(wanted))}) in the gpg keyring"
+        )
+    result = _gpg(["--status-fd", "1", "--verify", str(signature), str(path)], environ)
+    status = [
+        line.split()[1:]
+        for line in result.stdout.splitlines()
+        if line.startswith("[GNUPG:] ") and len(line.split()) > 1
+    ]
+    for fields in status:
+        if fields[0] == "VALIDSIG":
+            signer = {fields[1], fields[-1]} & wanted
+            if signer and result.returncode == 0:
+                return SignatureResult(True, f"good signature by {sorted(signer)[0]}")
+            raise BuildError(
+                f"{path.name}: signature by key {fields[1]}, which is not a configured release key"
+            )
+    if any(fields[0] == "BADSIG" for fields in status):
+        raise BuildError(f"{path.name}: BAD signature ({signature.name} does not match the file)")
+    if any(fields[0] in ("ERRSIG", "NO_PUBKEY") for fields in status):
+        raise BuildError(f"{path.name}: signed by a key that is not a configured release key")
+    reason = (result.stderr.strip().splitlines() or ["no usable signature"])[-1]
+    raise BuildError(f"{path.name}: signature does not verify: {reason}")

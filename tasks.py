@@ -1,0 +1,134 @@
+"""invoke tasks for getting QEMU built: ``invoke --list`` shows them.
+
+Thin on purpose: each task parses its flags and calls iotests.build.actions;
+an error a user can cause ends the task with one line and its exit code.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from iotests.errors import IotestsError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _one_line_errors(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except IotestsError as exc:
+            raise Exit(f"error: {exc}", code=int(exc.exit_code)) from None
+
+    return wrapper  # type: ignore[return-value]  # functools.wraps keeps the signature
+
+
+@task(
+    help={
+        "version": "release to fetch, e.g. 9.2.0",
+        "url": "download base URL (a mirror); default from iotests.yaml build.download_url",
+        "offline": "use only the download cache; fail naming what is missing",
+        "allow_unverified": "accept a tarball with no pinned SHA-256 and no checked signature",
+        "config": "config file (default: $IOTESTS_CONFIG, else ./iotests.yaml)",
+    }
+)
+@_one_line_errors
+def fetch_qemu(
+    c: Any,
+    version: str,
+    url: str | None = None,
+    offline: bool = False,
+    allow_unverified: bool = False,
+    config: str | None = None,
+) -> None:
+    """Download and verify a QEMU release tarball into the download cache."""
+    from iotests.build.actions import fetch_qemu as action
+
+    action(version, url=url, offline=offline, allow_unverified=allow_unverified, config_file=config)
+
+
+@task(
+    iterable=["configure_option"],
+    help={
+        "source": "release version, 'debian', a tarball or a source tree (default: config)",
+        "profile": "profile from iotests.yaml build.profiles (tools, system, asan, gcov, ...)",
+        "configure_option": "extra configure option (repeatable), part of the cache key",
+        "jobs": "parallel compile jobs (default: number of CPUs)",
+        "url": "download base URL for release sources",
+        "offline": "use only cached downloads",
+        "allow_unverified": "accept a release tarball that cannot be verified",
+        "skip_deps_check": "do not check build dependencies first",
+        "config": "config file (default: $IOTESTS_CONFIG, else ./iotests.yaml)",
+    },
+)
+@_one_line_errors
+def build_qemu(
+    c: Any,
+    source: str | None = None,
+    profile: str = "tools",
+    configure_option: list[str] | None = None,
+    jobs: int = 0,
+    url: str | None = None,
+    offline: bool = False,
+    allow_unverified: bool = False,
+    skip_deps_check: bool = False,
+    config: str | None = None,
+) -> None:
+    """Build QEMU into the cache (nothing to do when the same inputs were built)."""
+    from iotests.build.actions import build_qemu as action
+
+    outcome = action(
+        source=source,
+        profile=profile,
+        configure_options=configure_option or (),
+        jobs=jobs or None,
+        url=url,
+        offline=offline,
+        allow_unverified=allow_unverified,
+        check_deps=not skip_deps_check,
+        config_file=config,
+    )
+    print(outcome.entry.tree)
+
+
+@task(
+    help={
+        "profile": "profile whose dependencies to show",
+        "install": "install the missing packages (apt or dnf)",
+        "config": "config file",
+    }
+)
+@_one_line_errors
+def deps(c: Any, profile: str = "tools", install: bool = False, config: str | None = None) -> None:
+    """Print the distribution packages a profile needs to build; --install installs them."""
+    from iotests.build.actions import show_deps
+
+    if show_deps(profile=profile, install=install, config_file=config):
+        raise Exit(code=1)
+
+
+@task(help={"json": "print JSON instead of a table", "config": "config file"})
+@_one_line_errors
+def builds(c: Any, json: bool = False, config: str | None = None) -> None:
+    """List the cached builds, newest first."""
+    from iotests.build.actions import list_builds
+
+    list_builds(as_json=json, config_file=config)
+
+
+@task(
+    iterable=["key"],
+    help={"key": "build key to remove (repeatable; default: all builds)", "config": "config file"},
+)
+@_one_line_errors
+def clean(c: Any, key: list[str] | None = None, config: str | None = None) -> None:
+    """Remove cached builds: all of them, or those named with --key."""
+    from iotests.build.actions import clean as action
+
+    action(keys=key or (), config_file=config)
