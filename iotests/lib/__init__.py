@@ -37,16 +37,37 @@ from iotests.lib.image import (
     img_map,
     test_image,
 )
+from iotests.lib.jobs import Job, log_completion, run_job
+from iotests.lib.nbd import QemuNBD, QMPExport, dirty_extents, free_port
+from iotests.lib.nbd import image_opts as nbd_image_opts
 from iotests.lib.output import check, log, log_json, notrun, section
 from iotests.lib.poke import file_size, peek, peek_int, poke, poke_int
+from iotests.lib.qmp import (
+    QMPError,
+    QMPServer,
+    QMPTimeout,
+    blockdev,
+    blockdev_arg,
+    drop_keys,
+    log_bitmaps,
+    qsd,
+)
 from iotests.lib.tools import ToolResult, qemu_img, qemu_io, qemu_tool
 
 __all__ = [
     "CaseEnv",
     "CheckResult",
+    "Job",
+    "QMPError",
+    "QMPExport",
+    "QMPServer",
+    "QMPTimeout",
+    "QemuNBD",
     "ToolResult",
     "amend",
     "backing_chain",
+    "blockdev",
+    "blockdev_arg",
     "case_env",
     "check",
     "check_image",
@@ -55,13 +76,19 @@ __all__ = [
     "convert",
     "create",
     "create_chain",
+    "dirty_extents",
+    "drop_keys",
     "file_size",
+    "free_port",
     "img_info",
     "img_map",
     "log",
+    "log_bitmaps",
+    "log_completion",
     "log_json",
     "log_map",
     "map_extents",
+    "nbd_image_opts",
     "notrun",
     "peek",
     "peek_int",
@@ -71,7 +98,9 @@ __all__ = [
     "qemu_img",
     "qemu_io",
     "qemu_tool",
+    "qsd",
     "rebase",
+    "run_job",
     "section",
     "snapshot",
     "snapshot_names",

@@ -1,9 +1,13 @@
 """How the guest-visible side of a test image is reached for the run's protocol.
 
-With ``file`` a case's qemu-io talks to the image file directly. Other
-protocols (``nbd``: the image served by qemu-nbd) put a server between them;
-:func:`guest_view` hides that from cases: it yields what qemu-io should open
-and in which format.
+With ``file`` a case's qemu-io talks to the image file directly. With
+``nbd`` the image is served by qemu-nbd (in its own format, ``-f IMGFMT``)
+on a Unix socket in SOCK_DIR and qemu-io opens the export as raw, the way
+QEMU's own iotests run their ``-nbd`` mode: every guest read and write then
+crosses the NBD protocol, while metadata checks still look at the file.
+One server per qemu-io call keeps each call independent (a case may
+reopen, convert or check the image between calls) and leaves nothing
+running between them.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from contextlib import contextmanager
 
 from iotests.lib.env import case_env
 
+#: Protocols :func:`guest_view` can serve.
+SUPPORTED = ("file", "nbd")
+
 
 @contextmanager
 def guest_view(image: str, fmt: str) -> Iterator[tuple[str, str]]:
@@ -21,6 +28,12 @@ def guest_view(image: str, fmt: str) -> Iterator[tuple[str, str]]:
     if proto == "file":
         yield image, fmt
         return
+    if proto == "nbd":
+        from iotests.lib.nbd import QemuNBD
+
+        with QemuNBD(image, fmt) as server:
+            yield server.uri, "raw"
+        return
     from iotests.lib.output import notrun
 
-    notrun(f"protocol {proto} is not implemented by the case library yet")
+    notrun(f"protocol {proto} is not implemented by the case library")

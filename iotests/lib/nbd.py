@@ -1,0 +1,343 @@
+"""NBD servers and clients for cases: qemu-nbd, exports from QMP servers, URIs.
+
+qemu-nbd writes its ``--pid-file`` only once its socket listens, so
+:class:`QemuNBD` is ready when that file appears (polled, with a timeout),
+never after a guessed sleep. TCP servers bind 127.0.0.1 only, on a port
+that was free a moment before; if another process takes it in between,
+qemu-nbd fails to bind and is started again on a new port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import socket
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from iotests import command
+from iotests.lib.env import case_env
+from iotests.lib.qmp import QMPServer
+
+LOOPBACK = "127.0.0.1"
+_counter = itertools.count()
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port on *host* that nothing listens on right now (the kernel's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def unix_uri(sock: str, export: str = "") -> str:
+    """``nbd+unix:///EXPORT?socket=SOCK``."""
+    return f"nbd+unix:///{export}?socket={sock}"
+
+
+def tcp_uri(port: int, export: str = "", host: str = LOOPBACK) -> str:
+    """``nbd://HOST:PORT/EXPORT``."""
+    return f"nbd://{host}:{port}/{export}"
+
+
+def image_opts(
+    *,
+    sock: str | None = None,
+    port: int | None = None,
+    export: str = "",
+    bitmap: str | None = None,
+    context: str | None = None,
+    fmt: str = "raw",
+) -> str:
+    """An ``--image-opts`` string opening an NBD export, optionally through a meta context.
+
+    With *bitmap* (``x-dirty-bitmap=qemu:dirty-bitmap:NAME``) or *context*
+    (e.g. ``qemu:allocation-depth``), block status comes from that context:
+    ``qemu-img map`` then shows the bitmap's dirty extents as
+    ``"data": false`` and clean ones as ``"data": true``.
+    """
+    if sock is not None:
+        parts = [f"driver={fmt}", "file.driver=nbd", "file.server.type=unix"]
+        parts.append(f"file.server.path={sock}")
+    elif port is not None:
+        parts = [f"driver={fmt}", "file.driver=nbd", "file.server.type=inet"]
+        parts += [f"file.server.host={LOOPBACK}", f"file.server.port={port}"]
+    else:
+        raise ValueError("image_opts needs sock or port")
+    if export:
+        parts.append(f"file.export={export}")
+    meta = context or (f"qemu:dirty-bitmap:{bitmap}" if bitmap else None)
+    if meta:
+        parts.append(f"file.x-dirty-bitmap={meta}")
+    return ",".join(parts)
+
+
+def dirty_extents(mapping: Sequence[dict[str, Any]]) -> list[tuple[int, int]]:
+    """``(start, length)`` of the dirty extents of a ``qemu-img map`` over a bitmap context.
+
+    With ``x-dirty-bitmap`` QEMU reports a dirty extent as ``"data": false``;
+    neighbouring dirty extents are merged.
+    """
+    extents: list[tuple[int, int]] = []
+    for entry in mapping:
+        if entry["data"]:
+            continue
+        start, length = int(entry["start"]), int(entry["length"])
+        if extents and extents[-1][0] + extents[-1][1] == start:
+            extents[-1] = (extents[-1][0], extents[-1][1] + length)
+        else:
+            extents.append((start, length))
+    return extents
+
+
+class QemuNBD:
+    """A ``qemu-nbd`` serving *image*, reaped when the ``with`` block ends.
+
+    :param fmt: the image's format (``-f``); None lets qemu-nbd probe.
+    :param tcp: listen on 127.0.0.1 and a free port instead of a Unix socket.
+    :param export: export name (``-x``); description (``-D``).
+    :param read_only: ``--read-only``.
+    :param shared: how many clients at once (``-e``); with *persistent*
+        (``-t``) the server stays up after its last client leaves.
+    :param bitmaps: dirty bitmaps to expose (``-B NAME`` each).
+    :param extra: further qemu-nbd arguments.
+    """
+
+    def __init__(
+        self,
+        image: str,
+        fmt: str | None = None,
+        *,
+        tcp: bool = False,
+        export: str = "",
+        description: str | None = None,
+        read_only: bool = False,
+        shared: int | None = None,
+        persistent: bool = True,
+        bitmaps: Sequence[str] = (),
+        extra: Sequence[str] = (),
+        image_opts: bool = False,
+        timeout: float = 10.0,
+    ) -> None:
+        env = case_env()
+        self.prog = env.prog("qemu-nbd")
+        n = next(_counter)
+        self.sock: str | None = None if tcp else str(env.sock_dir / f"nbd{n}.sock")
+        self.port: int | None = None
+        self.export = export
+        self.pid_file = env.test_dir / f"qemu-nbd{n}.pid"
+        self.log_file = env.test_dir / f"qemu-nbd{n}.log"
+        self.timeout = timeout
+        args: list[str] = []
+        if image_opts:
+            args.append("--image-opts")
+        elif fmt is not None:
+            args += ["-f", fmt]
+        if export:
+            args += ["-x", export]
+        if description is not None:
+            args += ["-D", description]
+        if read_only:
+            args.append("--read-only")
+        if shared is not None:
+            args += ["-e", str(shared)]
+        if persistent:
+            args.append("-t")
+        for name in bitmaps:
+            args += ["-B", name]
+        self._args = [*args, *extra, image]
+        self._proc: command.Process | None = None
+        self.exitcode: int | None = None
+
+    def __enter__(self) -> QemuNBD:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def uri(self) -> str:
+        if self.sock is not None:
+            return unix_uri(self.sock, self.export)
+        assert self.port is not None
+        return tcp_uri(self.port, self.export)
+
+    def image_opts(self, *, bitmap: str | None = None, context: str | None = None) -> str:
+        return image_opts(
+            sock=self.sock, port=self.port, export=self.export, bitmap=bitmap, context=context
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def output(self) -> str:
+        try:
+            return self.log_file.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def start(self) -> None:
+        """Start qemu-nbd and return once it listens.
+
+        :raises RuntimeError: when it exits first (its output is in the message)
+            or is not listening within the timeout.
+        """
+        for _attempt in range(5):
+            if self._launch():
+                return
+            if "Address already in use" not in self.output():
+                break
+        raise RuntimeError(f"qemu-nbd did not start: {self.output().strip()}")
+
+    def _launch(self) -> bool:
+        self.pid_file.unlink(missing_ok=True)
+        self.log_file.unlink(missing_ok=True)
+        if self.sock is not None:
+            Path(self.sock).unlink(missing_ok=True)
+            where = ["-k", self.sock]
+        else:
+            self.port = free_port()
+            where = ["-b", LOOPBACK, "-p", str(self.port)]
+        argv = [self.prog, "--pid-file", str(self.pid_file), *where, *self._args]
+        with self.log_file.open("wb") as sink:
+            self._proc = command.spawn(argv, stdout=sink, stderr=command.STDOUT)
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if self.pid_file.exists() and self.pid_file.read_text().strip():
+                return True
+            if self._proc.poll() is not None:
+                self.stop()
+                return False
+            time.sleep(0.01)
+        self.stop()
+        raise RuntimeError(f"qemu-nbd not listening after {self.timeout}s: {self.output()}")
+
+    def is_running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self, *, sig: int = 15) -> int | None:
+        """Stop the server (SIGTERM by default, SIGKILL to simulate a crash) and reap it."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return self.exitcode
+        if proc.poll() is None:
+            proc.signal_group(sig)
+        code = proc.wait(5.0)
+        if code is None:
+            code = proc.kill_group()
+        proc.close()
+        self.exitcode = code
+        if self.sock is not None:
+            Path(self.sock).unlink(missing_ok=True)
+        return code
+
+    def wait(self, timeout: float = 10.0) -> int | None:
+        """Wait for a non-persistent server to exit by itself after its client left."""
+        if self._proc is None:
+            return self.exitcode
+        code = self._proc.wait(timeout)
+        if code is not None:
+            self.stop()
+        return code
+
+
+class QMPExport:
+    """An NBD export of a node of a QMP server (``nbd-server-start`` + ``block-export-add``).
+
+    Starts the server's NBD server on a Unix socket in SOCK_DIR (or TCP on
+    loopback) the first time; removes the export when the block ends.
+    """
+
+    def __init__(
+        self,
+        server: QMPServer,
+        node: str,
+        export: str | None = None,
+        *,
+        writable: bool = False,
+        bitmaps: Sequence[str] = (),
+        description: str | None = None,
+        allocation_depth: bool = False,
+        tcp: bool = False,
+        quiet: bool | None = None,
+    ) -> None:
+        self.server = server
+        self.node = node
+        self.export = export if export is not None else node
+        self.id = f"exp-{self.export or node}"
+        self.quiet = quiet
+        args: dict[str, Any] = {
+            "type": "nbd",
+            "id": self.id,
+            "node-name": node,
+            "name": self.export,
+            "writable": writable,
+        }
+        if bitmaps:
+            args["bitmaps"] = list(bitmaps)
+        if description is not None:
+            args["description"] = description
+        if allocation_depth:
+            args["allocation-depth"] = True
+        self._args = args
+        self._tcp = tcp
+        self.sock: str | None = None
+        self.port: int | None = None
+
+    def __enter__(self) -> QMPExport:
+        self.sock, self.port = start_nbd_server(self.server, tcp=self._tcp, quiet=self.quiet)
+        self.server.ok("block-export-add", self._args, quiet=self.quiet)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.server.is_running():
+            with contextlib.suppress(Exception):
+                self.server.qmp("block-export-del", id=self.id, quiet=True)
+                self.server.event_wait("BLOCK_EXPORT_DELETED", {"id": self.id}, timeout=10.0)
+
+    @property
+    def uri(self) -> str:
+        if self.sock is not None:
+            return unix_uri(self.sock, self.export)
+        assert self.port is not None
+        return tcp_uri(self.port, self.export)
+
+    def image_opts(self, *, bitmap: str | None = None, context: str | None = None) -> str:
+        return image_opts(
+            sock=self.sock, port=self.port, export=self.export, bitmap=bitmap, context=context
+        )
+
+
+def start_nbd_server(
+    server: QMPServer, *, tcp: bool = False, quiet: bool | None = None
+) -> tuple[str | None, int | None]:
+    """Start *server*'s NBD server once (idempotent); return its ``(socket, port)``."""
+    if server.nbd_address is not None:
+        return server.nbd_address
+    if tcp:
+        port = free_port()
+        addr: dict[str, Any] = {"type": "inet", "host": LOOPBACK, "port": str(port)}
+        result: tuple[str | None, int | None] = (None, port)
+    else:
+        sock = str(case_env().sock_dir / f"{server.name}-nbd.sock")
+        addr = {"type": "unix", "path": sock}
+        result = (sock, None)
+    server.ok("nbd-server-start", quiet=quiet, addr=addr)
+    server.nbd_address = result
+    return result
