@@ -1,15 +1,32 @@
-"""Images under test: create, inspect, check, map, compare, convert."""
+"""Images under test: create, inspect, check, map, compare, convert and the other qemu-img tools.
+
+Every helper opens images through :func:`iotests.lib.tools.open_args`, so a
+case written for ``-f qcow2`` also works for encrypted (luks) images, and
+creates them through :func:`create`, which adds the options that keep sizes
+exact (vpc) and creation fast (luks).
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from iotests.lib.env import case_env
 from iotests.lib.output import log
-from iotests.lib.tools import qemu_img
+from iotests.lib.tools import (
+    ToolResult,
+    create_options,
+    image_opts,
+    needs_secret,
+    open_args,
+    qemu_img,
+    require_crypto,
+    secret_object,
+)
 
 
 def test_image(name: str = "t") -> str:
@@ -42,13 +59,20 @@ def create(
 ) -> bool:
     """``qemu-img create`` with the run's IMGOPTS added; prints a format-neutral line.
 
-    Only the options in *keep* are shown from qemu-img's "Formatting" line, so
+    Options from :func:`~iotests.lib.tools.create_options` come first (the
+    luks secret, vpc's ``force_size``) unless *options* sets them. Only the
+    options in *keep* are shown from qemu-img's "Formatting" line, so
     one golden serves every format. Returns whether qemu-img succeeded.
     """
     env = case_env()
     fmt = fmt or env.imgfmt
-    opts = ",".join(o for o in (env.imgopts if fmt == env.imgfmt else "", options) if o)
+    implied = create_options(fmt)
+    if implied and implied.split("=", 1)[0] in options:
+        implied = ""
+    opts = ",".join(o for o in (implied, env.imgopts if fmt == env.imgfmt else "", options) if o)
     args = ["create", "-f", fmt]
+    if needs_secret(fmt, opts):
+        args += secret_object()
     if opts:
         args += ["-o", opts]
     if backing is not None:
@@ -57,6 +81,8 @@ def create(
     if size is not None:
         args.append(str(size))
     result = qemu_img(*args, quiet=True)
+    if needs_secret(fmt, opts):
+        require_crypto(result)
     if not quiet:
         text = _FORMATTING.sub(lambda m: _neutral_formatting(m, keep), result.output)
         if text:
@@ -73,9 +99,7 @@ def img_info(path: str, *, fmt: str | None = None, backing_chain: bool = False) 
         args += ["-f", fmt or case_env().imgfmt]
     if backing_chain:
         args.append("--backing-chain")
-    result = qemu_img(*args, path, quiet=True)
-    if not result.ok:
-        raise RuntimeError(f"qemu-img info failed: {result.output.strip()}")
+    result = qemu_img(*args, path, quiet=True).require()
     return json.loads(result.output)
 
 
@@ -107,10 +131,10 @@ def check_image(
     and ``check: clean`` for those that do not either, so one golden serves
     raw and qcow2 alike; the returned result tells the two apart.
     """
-    args = ["check", "--output=json", "-f", fmt or case_env().imgfmt]
+    args = ["check", "--output=json"]
     if repair:
         args += ["-r", repair]
-    result = qemu_img(*args, path, quiet=True)
+    result = qemu_img(*args, *open_args(path, fmt or case_env().imgfmt), quiet=True)
     unsupported = "does not support checks" in result.output
     if unsupported:
         res = CheckResult(result.returncode, supported=False)
@@ -149,11 +173,11 @@ def check_image(
 
 def img_map(path: str, *, fmt: str | None = None, image_opts: bool = False) -> list[dict[str, Any]]:
     """``qemu-img map --output=json`` parsed."""
-    args = ["map", "--output=json"]
-    args += ["--image-opts"] if image_opts else ["-f", fmt or case_env().imgfmt]
-    result = qemu_img(*args, path, quiet=True)
-    if not result.ok:
-        raise RuntimeError(f"qemu-img map failed: {result.output.strip()}")
+    if image_opts:
+        target = [*secret_object(), "--image-opts", path]
+    else:
+        target = open_args(path, fmt or case_env().imgfmt)
+    result = qemu_img("map", "--output=json", *target, quiet=True).require()
     data: list[dict[str, Any]] = json.loads(result.output)
     return data
 
@@ -169,10 +193,15 @@ def compare(
 ) -> bool:
     """``qemu-img compare``; prints its verdict and returns whether contents are identical."""
     env = case_env()
-    args = ["compare", "-f", fmt_a or env.imgfmt, "-F", fmt_b or env.imgfmt]
+    fmt_a, fmt_b = fmt_a or env.imgfmt, fmt_b or env.imgfmt
+    args = ["compare"]
     if strict:
         args.append("-s")
-    result = qemu_img(*args, a, b, quiet=quiet)
+    if needs_secret(fmt_a) or needs_secret(fmt_b):
+        args += [*secret_object(), "--image-opts", image_opts(a, fmt_a), image_opts(b, fmt_b)]
+    else:
+        args += ["-f", fmt_a, "-F", fmt_b, a, b]
+    result = qemu_img(*args, quiet=quiet)
     return result.returncode == 0
 
 
@@ -186,10 +215,273 @@ def convert(
     extra: tuple[str, ...] = (),
     quiet: bool = False,
 ) -> bool:
-    """``qemu-img convert``; returns whether it succeeded."""
+    """``qemu-img convert``; returns whether it succeeded.
+
+    An encrypted source is opened with the helpers' secret; an encrypted
+    target is created with it (see :func:`~iotests.lib.tools.create_options`).
+    """
     env = case_env()
-    args = ["convert", "-f", src_fmt or env.imgfmt, "-O", dst_fmt or env.imgfmt]
+    src_fmt, dst_fmt = src_fmt or env.imgfmt, dst_fmt or env.imgfmt
+    implied = create_options(dst_fmt) if "-n" not in extra else ""
+    if implied and implied.split("=", 1)[0] in options:
+        implied = ""
+    opts = ",".join(o for o in (implied, options) if o)
+    args = ["convert", "-O", dst_fmt]
+    if opts:
+        args += ["-o", opts]
+    if needs_secret(src_fmt) or needs_secret(dst_fmt, opts):
+        args += secret_object()
+    source = [image_opts(src, src_fmt)] if needs_secret(src_fmt) else [src]
+    args += ["--image-opts"] if needs_secret(src_fmt) else ["-f", src_fmt]
+    if "-n" in extra and needs_secret(dst_fmt):
+        args += ["--target-image-opts", *extra, *source, image_opts(dst, dst_fmt)]
+    else:
+        args += [*extra, *source, dst]
+    result = qemu_img(*args, quiet=True)
+    if needs_secret(dst_fmt, opts):
+        require_crypto(result)
+    if not quiet:
+        if result.output:
+            log(result.output.rstrip("\n"))
+        if not result.ok:
+            log(f"[qemu-img exit code {result.returncode}]")
+    return result.ok
+
+
+def _tool(
+    sub: str,
+    path: str,
+    fmt: str | None,
+    before: tuple[str, ...] = (),
+    after: tuple[str, ...] = (),
+    *,
+    quiet: bool = False,
+) -> ToolResult:
+    """``qemu-img SUB BEFORE... <open the image> AFTER...``."""
+    return qemu_img(sub, *before, *open_args(path, fmt or case_env().imgfmt), *after, quiet=quiet)
+
+
+def resize(
+    path: str,
+    size: str | int,
+    *,
+    fmt: str | None = None,
+    shrink: bool = False,
+    preallocation: str | None = None,
+    quiet: bool = False,
+) -> ToolResult:
+    """``qemu-img resize``; *size* may be relative (``+1M``, ``-1M``)."""
+    before: tuple[str, ...] = ("--shrink",) if shrink else ()
+    if preallocation:
+        before += (f"--preallocation={preallocation}",)
+    return _tool("resize", path, fmt, before, (str(size),), quiet=quiet)
+
+
+def measure(
+    path: str | None = None,
+    *,
+    fmt: str | None = None,
+    out_fmt: str | None = None,
+    options: str = "",
+    size: str | int | None = None,
+    snapshot: str | None = None,
+) -> dict[str, int]:
+    """``qemu-img measure --output=json`` parsed: required and fully-allocated bytes.
+
+    Measures *path* (of *fmt*) converted to *out_fmt*, or a new image of
+    *size* when no path is given.
+
+    :raises QemuToolError: when qemu-img fails.
+    """
+    env = case_env()
+    out_fmt = out_fmt or env.imgfmt
+    args = ["measure", "--output=json", "-O", out_fmt]
     if options:
         args += ["-o", options]
-    result = qemu_img(*args, *extra, src, dst, quiet=quiet)
-    return result.ok
+    if needs_secret(out_fmt, options):
+        args += secret_object()
+    if snapshot is not None:
+        args += ["-l", f"snapshot.name={snapshot}"]
+    if path is None:
+        args += ["--size", str(size)]
+    else:
+        args += open_args(path, fmt or env.imgfmt)
+    result = qemu_img(*args, quiet=True).require()
+    data: dict[str, int] = json.loads(result.output)
+    return data
+
+
+def dd(
+    src: str,
+    dst: str,
+    *,
+    src_fmt: str | None = None,
+    dst_fmt: str | None = None,
+    bs: str | int | None = None,
+    count: int | None = None,
+    skip: int | None = None,
+    quiet: bool = False,
+) -> ToolResult:
+    """``qemu-img dd if=SRC of=DST``; DST is created by qemu-img."""
+    env = case_env()
+    args = ["dd", "-f", src_fmt or env.imgfmt, "-O", dst_fmt or env.imgfmt]
+    for key, value in (("bs", bs), ("count", count), ("skip", skip)):
+        if value is not None:
+            args.append(f"{key}={value}")
+    return qemu_img(*args, f"if={src}", f"of={dst}", quiet=quiet)
+
+
+def bench(
+    path: str,
+    *,
+    fmt: str | None = None,
+    count: int = 16,
+    depth: int = 4,
+    size: str = "4k",
+    offset: str | None = None,
+    step: str | None = None,
+    write: bool = False,
+    pattern: int | None = None,
+    flush_interval: int | None = None,
+) -> ToolResult:
+    """``qemu-img bench`` with a small request count (the timing line is dropped).
+
+    Returns the result whose output keeps only the lines that do not vary
+    between runs (the parameters line); a failure keeps everything.
+    """
+    before = ["-c", str(count), "-d", str(depth), "-s", size, "-t", case_env().cachemode]
+    if offset is not None:
+        before += ["-o", offset]
+    if step is not None:
+        before += ["-S", step]
+    if write:
+        before.append("-w")
+    if pattern is not None:
+        before.append(f"--pattern={pattern}")
+    if flush_interval is not None:
+        before.append(f"--flush-interval={flush_interval}")
+    result = _tool("bench", path, fmt, tuple(before), quiet=True)
+    if result.ok:
+        kept = [line for line in result.output.splitlines() if not line.startswith("Run completed")]
+        result = ToolResult(result.argv, result.returncode, "\n".join(kept) + "\n")
+    log(result.output.rstrip("\n"))
+    if not result.ok:
+        log(f"[qemu-img exit code {result.returncode}]")
+    return result
+
+
+def amend(path: str, options: str, *, fmt: str | None = None, quiet: bool = False) -> ToolResult:
+    """``qemu-img amend -o OPTIONS``."""
+    return _tool("amend", path, fmt, ("-o", options), quiet=quiet)
+
+
+def snapshot(
+    path: str, action: str, name: str | None = None, *, fmt: str | None = None, quiet: bool = False
+) -> ToolResult:
+    """``qemu-img snapshot``: *action* is ``create``, ``apply``, ``delete`` or ``list``."""
+    flag = {"create": "-c", "apply": "-a", "delete": "-d", "list": "-l"}[action]
+    before = (flag,) if name is None else (flag, name)
+    return _tool("snapshot", path, fmt, before, quiet=quiet)
+
+
+def snapshot_names(path: str, *, fmt: str | None = None) -> list[str]:
+    """Names of the internal snapshots ``qemu-img info`` lists, in order."""
+    info = img_info(path, fmt=fmt)
+    return [str(s["name"]) for s in info.get("snapshots", [])]
+
+
+def rebase(
+    path: str,
+    backing: str,
+    *,
+    fmt: str | None = None,
+    backing_fmt: str | None = None,
+    unsafe: bool = False,
+    quiet: bool = False,
+) -> ToolResult:
+    """``qemu-img rebase -b BACKING`` (``-u`` with *unsafe*); ``""`` removes the backing file."""
+    before: tuple[str, ...] = ("-u",) if unsafe else ()
+    before += ("-b", backing)
+    if backing:
+        before += ("-F", backing_fmt or case_env().imgfmt)
+    return _tool("rebase", path, fmt, before, quiet=quiet)
+
+
+def commit(
+    path: str,
+    *,
+    fmt: str | None = None,
+    base: str | None = None,
+    drop: bool = False,
+    quiet: bool = False,
+) -> ToolResult:
+    """``qemu-img commit`` into the backing file (or *base*); *drop* empties nothing (``-d``)."""
+    before: tuple[str, ...] = ("-d",) if drop else ()
+    if base is not None:
+        before += ("-b", base)
+    return _tool("commit", path, fmt, before, quiet=quiet)
+
+
+def bitmap(
+    path: str,
+    name: str,
+    *actions: str,
+    fmt: str | None = None,
+    granularity: str | None = None,
+    quiet: bool = False,
+) -> ToolResult:
+    """``qemu-img bitmap ACTIONS... PATH NAME``; actions like ``--add``, ``--merge``, ``src``."""
+    before = tuple(actions)
+    if granularity is not None:
+        before += ("-g", granularity)
+    return _tool("bitmap", path, fmt, before, (name,), quiet=quiet)
+
+
+def bitmaps(path: str, *, fmt: str | None = None) -> list[dict[str, Any]]:
+    """The persistent dirty bitmaps ``qemu-img info`` reports for a qcow2 image."""
+    info = img_info(path, fmt=fmt)
+    data = info.get("format-specific", {}).get("data", {})
+    found: list[dict[str, Any]] = data.get("bitmaps", [])
+    return found
+
+
+def virtual_size(path: str, *, fmt: str | None = None) -> int:
+    """The image's virtual size in bytes, from ``qemu-img info``."""
+    return int(img_info(path, fmt=fmt)["virtual-size"])
+
+
+def allocated_ranges(
+    path: str, *, fmt: str | None = None, data_only: bool = True
+) -> list[tuple[int, int]]:
+    """Merged ``(start, length)`` ranges that ``qemu-img map`` reports as data.
+
+    With *data_only* False, ranges that are allocated as zeroes (present,
+    not data) count too.
+    """
+    return merge_ranges(
+        (int(ext["start"]), int(ext["length"]))
+        for ext in img_map(path, fmt=fmt)
+        if ext.get("depth", 0) == 0
+        and (ext["data"] or (not data_only and ext.get("present", False)))
+    )
+
+
+def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``(start, length)`` ranges in order, with touching neighbours joined into one."""
+    merged: list[tuple[int, int]] = []
+    for start, length in ranges:
+        if merged and merged[-1][0] + merged[-1][1] == start:
+            merged[-1] = (merged[-1][0], merged[-1][1] + length)
+        else:
+            merged.append((start, length))
+    return merged
+
+
+def file_size(path: str) -> int:
+    """The host file's length in bytes (not its allocation)."""
+    return Path(path).stat().st_size
+
+
+def disk_usage(path: str) -> int:
+    """Bytes the host file occupies on disk (holes excluded)."""
+    return Path(path).stat().st_blocks * 512

@@ -1,15 +1,53 @@
-"""Running QEMU's tools from a case: valgrind wrapping, crash records, stable output."""
+"""Running QEMU's tools from a case: valgrind wrapping, crash records, stable output.
+
+Also the one place that knows how an image is *opened* by a tool: most
+formats need only ``-f FMT PATH``, but an encrypted image (luks) needs a
+secret object and ``--image-opts``; :func:`open_args` hides that from cases
+and from the image helpers alike.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import IO, Any
 
 from iotests import command
 from iotests.lib.env import case_env
 from iotests.lib.output import format_neutral
+
+#: The id and passphrase of the secret every helper passes for encrypted images.
+SECRET_ID = "sec0"
+SECRET_DATA = "iotests-passphrase"
+#: Formats whose images cannot be opened without the secret.
+ENCRYPTED_FORMATS = frozenset({"luks"})
+#: QEMU 7.2's PBKDF benchmark fails at random on fast hosts with this message
+#: (its CPU clock is too coarse for the first round); creating again works.
+_PBKDF_FLAKE = "Unable to get accurate CPU usage"
+_PBKDF_RETRIES = 5
+
+
+class QemuToolError(RuntimeError):
+    """A QEMU tool failed where the case needed it to succeed.
+
+    Carries the command line and the tool's output, so the case's traceback
+    says what was run and what QEMU said.
+    """
+
+    def __init__(self, argv: Sequence[str], returncode: int, output: str) -> None:
+        super().__init__(
+            f"{' '.join(argv)} exited with {returncode}:\n{output.rstrip()}"
+            if output.strip()
+            else f"{' '.join(argv)} exited with {returncode}"
+        )
+        self.argv = tuple(argv)
+        self.returncode = returncode
+        self.output = output
 
 
 @dataclass(frozen=True)
@@ -21,6 +59,12 @@ class ToolResult:
     @property
     def ok(self) -> bool:
         return self.returncode == 0
+
+    def require(self) -> ToolResult:
+        """Return self, or raise :class:`QemuToolError` when the tool failed."""
+        if not self.ok:
+            raise QemuToolError(self.argv, self.returncode, self.output)
+        return self
 
 
 def _wrap(argv: list[str]) -> list[str]:
@@ -68,7 +112,10 @@ def qemu_tool(
     """
     prog = case_env().prog(role)
     argv = _wrap([prog, *args])
-    result = command.run(argv, timeout=timeout, input=input, check=False)
+    for _ in range(_PBKDF_RETRIES):
+        result = command.run(argv, timeout=timeout, input=input, check=False)
+        if not (result.returncode == 1 and _PBKDF_FLAKE in result.output):
+            break
     name = prog.rsplit("/", 1)[-1]
     if result.returncode < 0 and not expect_signal:
         _record_crash(argv, result.returncode)
@@ -81,9 +128,106 @@ def qemu_tool(
     return ToolResult(result.argv, result.returncode, out)
 
 
+#: What qemu-img says when built without a crypto library able to make luks headers.
+_NO_CRYPTO = ("No crypto library supporting PBKDF", "Unsupported cipher mode")
+
+
+def require_crypto(result: ToolResult) -> ToolResult:
+    """End the case as "not run" when *result* failed for want of a crypto backend.
+
+    A QEMU built without gnutls/nettle/gcrypt lists luks among its formats
+    but cannot create a luks header; that is a missing capability, not a bug.
+    """
+    if not result.ok and any(text in result.output for text in _NO_CRYPTO):
+        from iotests.lib.output import notrun
+
+        notrun("QEMU has no crypto backend able to create luks headers")
+    return result
+
+
 def qemu_img(*args: str, quiet: bool = False) -> ToolResult:
     """``qemu-img ARGS``."""
     return qemu_tool("qemu-img", args, quiet=quiet)
+
+
+# --- naming images: option strings, json: filenames, how a tool opens an image
+
+
+def secret_object(secret_id: str = SECRET_ID, data: str = SECRET_DATA) -> list[str]:
+    """``--object secret,...`` arguments defining the passphrase helpers use."""
+    return ["--object", f"secret,id={secret_id},data={data}"]
+
+
+def opts_string(options: Mapping[str, object]) -> str:
+    """``key=value,...`` as QEMU parses it: commas inside values are doubled.
+
+    Booleans become ``on``/``off``; nested dicts are flattened with dots
+    (``{"file": {"filename": p}}`` gives ``file.filename=p``).
+    """
+    parts: list[str] = []
+
+    def add(prefix: str, value: object) -> None:
+        if isinstance(value, Mapping):
+            for key, sub in value.items():
+                add(f"{prefix}.{key}" if prefix else str(key), sub)
+            return
+        text = ("on" if value else "off") if isinstance(value, bool) else str(value)
+        parts.append(f"{prefix}={text.replace(',', ',,')}")
+
+    add("", options)
+    return ",".join(parts)
+
+
+def json_filename(spec: Mapping[str, Any]) -> str:
+    """A ``json:{...}`` pseudo-protocol filename for *spec* (keys kept in order)."""
+    return "json:" + json.dumps(spec, separators=(",", ":"))
+
+
+def node_options(path: str, fmt: str) -> dict[str, Any]:
+    """Block options opening *path* as *fmt*, with the secret for encrypted formats."""
+    opts: dict[str, Any] = {"driver": fmt}
+    if fmt in ENCRYPTED_FORMATS:
+        opts["key-secret"] = SECRET_ID
+    opts["file"] = {"driver": "file", "filename": path}
+    return opts
+
+
+def image_opts(path: str, fmt: str) -> str:
+    """The ``--image-opts`` string opening *path* as *fmt* (see :func:`node_options`)."""
+    return opts_string(node_options(path, fmt))
+
+
+def needs_secret(fmt: str, options: str = "") -> bool:
+    """Whether a command on a *fmt* image (created with *options*) needs the secret."""
+    return fmt in ENCRYPTED_FORMATS or "key-secret" in options
+
+
+def open_args(path: str, fmt: str) -> list[str]:
+    """Arguments (ending with the image) for a tool to open one image.
+
+    ``-f FMT PATH`` for plain formats; the secret object, ``--image-opts``
+    and an options string for encrypted ones.
+    """
+    if fmt in ENCRYPTED_FORMATS:
+        return [*secret_object(), "--image-opts", image_opts(path, fmt)]
+    return ["-f", fmt, path]
+
+
+def create_options(fmt: str) -> str:
+    """Options a helper adds when creating a *fmt* image, so cases stay format-neutral.
+
+    luks: the secret and a short PBKDF time (the default takes seconds).
+    vpc: ``force_size``, so the virtual size is the one asked for instead of
+    being rounded up to a CHS geometry.
+    """
+    if fmt in ENCRYPTED_FORMATS:
+        return f"key-secret={SECRET_ID},iter-time=10"
+    if fmt == "vpc":
+        return "force_size=on"
+    return ""
+
+
+# --- qemu-io
 
 
 def qemu_io_args(image: str, fmt: str | None, image_opts: bool, extra: Sequence[str]) -> list[str]:
@@ -92,10 +236,10 @@ def qemu_io_args(image: str, fmt: str | None, image_opts: bool, extra: Sequence[
     if env.misalign:
         args.append("--misalign")
     if image_opts:
-        args.append("--image-opts")
-    else:
-        args += ["-f", fmt or env.imgfmt]
-    return [*args, *extra, image]
+        args += [*secret_object(), "--image-opts", *extra, image]
+        return args
+    target = open_args(image, fmt or env.imgfmt)
+    return [*args, *target[:-1], *extra, target[-1]]
 
 
 def qemu_io(
@@ -109,7 +253,8 @@ def qemu_io(
     """Run qemu-io *commands* (``-c`` each, in order) against *image*.
 
     :param fmt: the image's format (default: the format under test).
-    :param image_opts: *image* is an ``--image-opts`` string.
+    :param image_opts: *image* is an ``--image-opts`` string (the helpers'
+        secret object is defined, so ``key-secret=sec0`` works in it).
     """
     cmd_args = [a for c in commands for a in ("-c", c)]
     if image_opts:
@@ -121,3 +266,68 @@ def qemu_io(
     with guest_view(image, fmt or case_env().imgfmt) as (target, target_fmt):
         args = qemu_io_args(target, target_fmt, False, extra)
         return qemu_tool("qemu-io", [*cmd_args, *args], quiet=quiet)
+
+
+class QemuIoSession:
+    """A qemu-io process that keeps an image open while the case does other things.
+
+    Commands are fed on stdin one at a time; :meth:`cmd` returns the output
+    of one command. Used to hold an image (and its locks) open from another
+    process.
+    """
+
+    #: ``help help`` prints this line: it marks the end of a command's output.
+    _MARK = "help [command] -- help for one or all commands"
+    _PROMPT = "qemu-io> "
+
+    def __init__(self, proc: command.Process, stdin: IO[bytes]) -> None:
+        self._proc = proc
+        self._stdin = stdin
+
+    def cmd(self, line: str) -> str:
+        """Run one qemu-io command and return what it printed."""
+        stdout = self._proc.stdout
+        assert stdout is not None
+        with contextlib.suppress(BrokenPipeError):
+            self._stdin.write(f"{line}\nhelp help\n".encode())
+            self._stdin.flush()
+        lines: list[str] = []
+        for raw in stdout:
+            text = raw.decode(errors="replace").replace(self._PROMPT, "")
+            if self._MARK in text:
+                break
+            lines.append(text)
+        return format_neutral("".join(lines))
+
+
+@contextmanager
+def qemu_io_session(
+    image: str, *, fmt: str | None = None, extra: Sequence[str] = ()
+) -> Iterator[QemuIoSession]:
+    """Open *image* in a background qemu-io for the duration of the block.
+
+    The image is known to be open when the block starts (a first command
+    has completed); the process is ended (stdin closed, then killed if it
+    hangs) when the block ends.
+
+    :raises QemuToolError: when qemu-io cannot open the image.
+    """
+    argv = _wrap([case_env().prog("qemu-io"), *qemu_io_args(image, fmt, False, extra)])
+    read_end, write_end = os.pipe()
+    try:
+        proc = command.spawn(argv, stdin=read_end, stdout=command.PIPE, stderr=command.STDOUT)
+    finally:
+        os.close(read_end)
+    stdin = os.fdopen(write_end, "wb")
+    session = QemuIoSession(proc, stdin)
+    try:
+        opened = session.cmd("info")
+        if proc.poll() is not None or "can't open" in opened:
+            raise QemuToolError(argv, proc.returncode or 1, opened)
+        yield session
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            stdin.close()
+        if proc.wait(10) is None:
+            proc.kill_group()
+        proc.close()
