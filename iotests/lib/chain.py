@@ -54,9 +54,14 @@ def _fmt(fmt: str | None) -> str:
 def snapshot(
     path: str, op: str, name: str = "", *, fmt: str | None = None, quiet: bool = False
 ) -> bool:
-    """``qemu-img snapshot`` with *op* one of create, apply, delete; returns success."""
+    """``qemu-img snapshot`` with *op* one of create, apply, delete; returns success.
+
+    ``qemu-img snapshot`` has no ``-f``; the format is given through
+    ``--image-opts`` so that it is never probed from the file's contents.
+    """
     flags = {"create": "-c", "apply": "-a", "delete": "-d"}
-    result = qemu_img("snapshot", "-f", _fmt(fmt), flags[op], name, path, quiet=quiet)
+    opts = f"driver={_fmt(fmt)},file.filename={path}"
+    result = qemu_img("snapshot", "--image-opts", flags[op], name, opts, quiet=quiet)
     return result.ok
 
 

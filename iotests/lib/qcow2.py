@@ -151,6 +151,14 @@ class Header:
     def lazy_refcounts(self) -> bool:
         return bool(self.compatible_features & COMPAT_LAZY_REFCOUNTS)
 
+    @property
+    def extensions_end(self) -> int:
+        """File offset of the end-of-extensions marker (where a new one would go)."""
+        if not self.extensions:
+            return self.header_length
+        last = self.extensions[-1]
+        return last.offset + ((len(last.data) + 7) & ~7)
+
     def extension(self, ext_type: int) -> Extension | None:
         return next((e for e in self.extensions if e.type == ext_type), None)
 
