@@ -24,6 +24,7 @@ from iotests import command
 from iotests.errors import CommandError
 from iotests.runner import compare, expected, filters, reaper
 from iotests.runner.discovery import Case
+from iotests.runner.filters import Filter
 from iotests.runner.results import CaseResult, Status
 from iotests.runner.settings import RunSettings
 
@@ -95,6 +96,10 @@ class Suite:
             env["IOTESTS_VALGRIND"] = "1"
             env["IOTESTS_VALGRIND_DIR"] = str(dirs.valgrind_dir)
         return env
+
+    def filters(self, path_map: list[tuple[str, str]]) -> Filter:
+        """How a case's output is normalised before comparison (``path_map``: path, name)."""
+        return filters.standard_filters(path_map)
 
     def expected_file(self, case: Case, settings: RunSettings) -> Path | None:
         variant = expected.Variant(settings.format, settings.protocol, settings.cachemode)
@@ -275,7 +280,7 @@ def execute(
         (str(dirs.result), "RESULT_DIR"),
         *((p, Path(p).name) for p in binaries_env.values()),
     ]
-    actual = filters.standard_filters(path_map)(outcome.output)
+    actual = suite.filters(path_map)(outcome.output)
     output_file = dirs.result / "output"
     output_file.write_text(actual)
 
