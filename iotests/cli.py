@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iotests import __version__
 from iotests.config import RunnerConfig, find_config, load_runner_config
@@ -29,6 +29,9 @@ from iotests.runner.results import CaseResult
 from iotests.runner.selection import Selection, Shard, select
 from iotests.runner.session import not_run_reason, run_selection
 from iotests.runner.settings import AIOMODES, CACHEMODES, FORMATS, PROTOCOLS, RunSettings
+
+if TYPE_CHECKING:
+    from iotests.upstream.suite import UpstreamSuite
 
 
 def _comma_list(values: Sequence[str] | None) -> tuple[str, ...]:
@@ -56,6 +59,9 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--shard", metavar="I/N", help="run only the I-th of N deterministic slices")
     p.add_argument("--start-from", metavar="TEST", help="skip the selected cases before TEST")
+    p.add_argument(
+        "--upstream", metavar="DIR", help="run an upstream QEMU tests/qemu-iotests instead"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="FILE", dest="json_file", help="write a JSON report")
     run.add_argument("--tap", action="store_true", help="print TAP instead of the console view")
 
+    sub.add_parser(
+        "check",
+        help="run tests with upstream check's options (-qcow2 -g quick ...)",
+        add_help=False,
+    )
+
     lst = sub.add_parser("list", help="list the selected cases and whether they would run")
     _add_common(lst)
     _add_selection(lst)
@@ -114,6 +126,7 @@ class Context:
     probe: Probe | None = None
     cases: list[Case] | None = None
     settings: RunSettings | None = None
+    upstream_tree: Path | None = None
 
 
 def _pick(args: argparse.Namespace, config: RunnerConfig, key: str, default: Any = None) -> Any:
@@ -163,12 +176,27 @@ def step_settings(ctx: Context) -> Context:
         jobs=int(jobs),
         verbose=bool(getattr(a, "verbose", False)),
         regenerate=bool(_pick(a, c, "regenerate", False)),
-        results_dir=Path(_pick(a, c, "results_dir")).resolve(),
+        results_dir=_results_dir(ctx),
     )
     return ctx
 
 
+def _results_dir(ctx: Context) -> Path:
+    configured = Path(_pick(ctx.args, ctx.config, "results_dir")).resolve()
+    if ctx.upstream_tree is None:
+        return configured
+    from iotests.upstream import mode
+
+    return mode.results_dir(ctx.args, configured)
+
+
 def step_discover(ctx: Context) -> Context:
+    from iotests.upstream import mode
+
+    ctx.upstream_tree = mode.tree_for(ctx.args, Path.cwd())
+    if ctx.upstream_tree is not None:
+        ctx.cases = list(mode.select_cases(ctx.upstream_tree, ctx.args))
+        return ctx
     cases_dir = Path(_pick(ctx.args, ctx.config, "cases_dir"))
     expected_dir = Path(_pick(ctx.args, ctx.config, "expected_dir"))
     everything = discover(cases_dir, expected_dir)
@@ -194,11 +222,20 @@ def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
     assert ctx.settings is not None and ctx.cases is not None and ctx.probe is not None
     assert ctx.binaries is not None
     settings = ctx.settings
+    not_run = not_run_reason
+    upstream: UpstreamSuite | None = None
+    if ctx.upstream_tree is not None:
+        from iotests.upstream import mode
+
+        suite = upstream = mode.make_suite(
+            ctx.upstream_tree, settings, args, ctx.binaries.env(), ctx.environ
+        )
+        not_run = upstream.not_run
     if not args.tap:
         print(f"binaries: {ctx.binaries.origin}", flush=True)
     if args.dry_run:
         for case in ctx.cases:
-            reason = not_run_reason(case, settings, ctx.probe)
+            reason = not_run(case, settings, ctx.probe)
             print(f"{case.name}  {'would run' if reason is None else 'not run: ' + reason}")
         return ExitCode.OK
     settings.results_dir.mkdir(parents=True, exist_ok=True)
@@ -212,10 +249,15 @@ def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
     started = datetime.now(UTC)
     interrupted = False
     try:
-        results = run_selection(ctx.cases, settings, ctx.probe, env, reporter, suite=suite)
+        results = run_selection(
+            ctx.cases, settings, ctx.probe, env, reporter, suite=suite, not_run=not_run
+        )
     except KeyboardInterrupt:
         interrupted = True
         results = _load_results(ctx.cases, settings)
+    if upstream is not None and not args.tap:
+        for note in upstream.casenotrun_lines(results):
+            print(note)
     _write_reports(args, results, started, settings, _environment_summary(ctx))
     if interrupted:
         return ExitCode.INTERRUPTED
@@ -308,6 +350,10 @@ COMMANDS = {"run": cmd_run, "list": cmd_list, "env": cmd_env}
 
 
 def dispatch(argv: Sequence[str]) -> ExitCode:
+    if argv and argv[0] == "check":
+        from iotests.upstream import options
+
+        return cmd_run(options.parse(argv[1:]))
     parser = build_parser()
     args = parser.parse_args(list(argv))
     if args.command is None:
