@@ -81,3 +81,24 @@ def bench(session: nox.Session) -> None:
     """Print the runner's figures: per-case overhead and -j1/-j2 wall times."""
     _install(session)
     session.run("python", "benchmarks/runner.py", *session.posargs)
+
+
+# --- upstream: QEMU's own tests/qemu-iotests through our runner (issue 6) ---------------------
+
+
+@nox.session
+def upstream(session: nox.Session) -> None:
+    """Run a QEMU tree's own iotests with check's options: -- QEMU_SRC [-qcow2 -g quick ...].
+
+    QEMU_SRC is a source tree or its tests/qemu-iotests (scripts/fetch-upstream-tree
+    prints one for Debian's 7.2). A cached build of that tree supplies the
+    binaries when there is one and no QEMU_*_PROG variable is set.
+    """
+    if not session.posargs or session.posargs[0].startswith("-"):
+        session.error("usage: nox -s upstream -- QEMU_SRC [check options, e.g. -qcow2 -g quick]")
+    _install(session)
+    source, *options = session.posargs
+    session.run("iotests", "check", "--upstream", source, *options)
+
+
+# --- end upstream -------------------------------------------------------------------------------
