@@ -13,7 +13,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from iotests.errors import UsageError
+from iotests.env import binaries
+from iotests.errors import IotestsError, UsageError
 from iotests.runner.selection import Shard
 from iotests.runner.settings import RunSettings
 from iotests.upstream import discovery, options, selection
@@ -79,3 +80,30 @@ def make_suite(
         progs,
         os.environ if environ is None else environ,
     )
+
+
+def cached_build_for(tree: Path, environ: Mapping[str, str]) -> Path | None:
+    """The toolkit's cached build of the QEMU source holding *tree*, if there is one.
+
+    ``nox -s upstream -- QEMU_SRC`` should test that source's own binaries
+    when the toolkit built them; explicit ``*_PROG`` variables still win,
+    as they would for ``iotests run``. A build counts when its manifest
+    names this source, by spec or by extracted source directory.
+    """
+    if any(environ.get(role.variable) for role in binaries.ROLES):
+        return None
+    root = tree.resolve()
+    if discovery.is_tree(root):
+        root = root.parents[1]
+    try:
+        from iotests.build.cache import Cache, pick_build
+        from iotests.build.config import load_build_config
+        from iotests.build.sources import normalise_spec
+
+        builds = Cache(load_build_config().cache_dir).complete()
+    except IotestsError:
+        return None
+    by_dir = [(e, m) for e, m in builds if Path(m.source_dir).resolve() == root]
+    if by_dir:
+        return pick_build(by_dir, str(by_dir[0][1].source.get("spec")))
+    return pick_build(builds, normalise_spec(str(root)))
