@@ -15,33 +15,28 @@ formats, so one golden file serves them all.
 """
 
 from iotests.lib import qcow2
-from iotests.lib.chain import (
-    amend,
-    backing_chain,
-    commit,
-    create_chain,
-    log_map,
-    map_extents,
-    rebase,
-    snapshot,
-    snapshot_names,
-)
+from iotests.lib.chain import backing_chain, create_chain, log_map, map_extents, snapshot
 from iotests.lib.env import CaseEnv, case_env
 from iotests.lib.image import (
     CheckResult,
+    amend,
     check_image,
+    commit,
     compare,
     convert,
     create,
+    file_size,
     img_info,
     img_map,
+    rebase,
+    snapshot_names,
     test_image,
 )
 from iotests.lib.jobs import Job, log_completion, run_job
 from iotests.lib.nbd import QemuNBD, QMPExport, dirty_extents, free_port
 from iotests.lib.nbd import image_opts as nbd_image_opts
 from iotests.lib.output import check, log, log_json, notrun, section
-from iotests.lib.poke import file_size, peek, peek_int, poke, poke_int
+from iotests.lib.poke import peek, peek_int, poke, poke_int
 from iotests.lib.qmp import (
     QMPError,
     QMPServer,

@@ -1,10 +1,10 @@
 """Backing chains and internal snapshots: build them, walk them, change them.
 
 Snapshot and backing-chain cases repeat the same moves: stack overlays on a
-base, commit or rebase a layer, take and apply internal snapshots. These
-helpers are thin wrappers over ``qemu-img`` (through :func:`lib.qemu_img`)
-that print QEMU's own output, so a golden records exactly what the user
-would see, plus ``[qemu-img exit code N]`` when a step is refused.
+base, look at which layer holds each guest range, take and apply internal
+snapshots. (commit, rebase and amend wrappers live in :mod:`iotests.lib.image`.)
+What QEMU prints is passed through, so a golden records what the user would
+see, plus ``[qemu-img exit code N]`` when a step is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from iotests.lib.env import case_env
 from iotests.lib.image import create, img_info, test_image
-from iotests.lib.tools import qemu_img
+from iotests.lib.tools import image_opts, qemu_img
 
 
 def create_chain(
@@ -47,10 +47,6 @@ def backing_chain(path: str, *, fmt: str | None = None) -> list[dict[str, Any]]:
     return chain
 
 
-def _fmt(fmt: str | None) -> str:
-    return fmt or case_env().imgfmt
-
-
 def snapshot(
     path: str, op: str, name: str = "", *, fmt: str | None = None, quiet: bool = False
 ) -> bool:
@@ -60,56 +56,9 @@ def snapshot(
     ``--image-opts`` so that it is never probed from the file's contents.
     """
     flags = {"create": "-c", "apply": "-a", "delete": "-d"}
-    opts = f"driver={_fmt(fmt)},file.filename={path}"
+    opts = image_opts(path, fmt or case_env().imgfmt)
     result = qemu_img("snapshot", "--image-opts", flags[op], name, opts, quiet=quiet)
     return result.ok
-
-
-def snapshot_names(path: str, *, fmt: str | None = None) -> list[str]:
-    """Names of the internal snapshots in *path*, in the order QEMU lists them."""
-    info = img_info(path, fmt=fmt)
-    return [s["name"] for s in info.get("snapshots", [])]
-
-
-def commit(
-    path: str,
-    *,
-    base: str | None = None,
-    drop: bool = False,
-    fmt: str | None = None,
-    quiet: bool = False,
-) -> bool:
-    """``qemu-img commit`` of *path* into its backing file (or into *base*)."""
-    args = ["commit", "-f", _fmt(fmt)]
-    if base is not None:
-        args += ["-b", base]
-    if drop:
-        args.append("-d")
-    return qemu_img(*args, path, quiet=quiet).ok
-
-
-def rebase(
-    path: str,
-    backing: str,
-    *,
-    backing_fmt: str | None = None,
-    unsafe: bool = False,
-    fmt: str | None = None,
-    quiet: bool = False,
-) -> bool:
-    """``qemu-img rebase`` (safe unless *unsafe*); an empty *backing* removes it."""
-    args = ["rebase", "-f", _fmt(fmt)]
-    if unsafe:
-        args.append("-u")
-    args += ["-b", backing]
-    if backing:
-        args += ["-F", backing_fmt or _fmt(fmt)]
-    return qemu_img(*args, path, quiet=quiet).ok
-
-
-def amend(path: str, options: str, *, fmt: str | None = None, quiet: bool = False) -> bool:
-    """``qemu-img amend -o OPTIONS``; returns whether the image was changed."""
-    return qemu_img("amend", "-f", _fmt(fmt), "-o", options, path, quiet=quiet).ok
 
 
 def map_extents(path: str, *, fmt: str | None = None) -> list[tuple[int, int, bool, bool, int]]:

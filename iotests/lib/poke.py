@@ -61,8 +61,3 @@ def poke_int(path: str, offset: int, value: int, width: int, *, quiet: bool = Fa
     import struct
 
     poke(path, offset, struct.pack(_width_format(width), value), quiet=quiet)
-
-
-def file_size(path: str) -> int:
-    """Size of the image file on the host, as opposed to its virtual size."""
-    return os.path.getsize(path)
