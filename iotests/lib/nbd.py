@@ -20,7 +20,10 @@ from typing import Any
 
 from iotests import command
 from iotests.lib.env import case_env
+from iotests.lib.image import img_map
+from iotests.lib.output import log
 from iotests.lib.qmp import QMPServer
+from iotests.lib.tools import ToolResult, qemu_io
 
 LOOPBACK = "127.0.0.1"
 _counter = itertools.count()
@@ -327,17 +330,68 @@ class QMPExport:
 def start_nbd_server(
     server: QMPServer, *, tcp: bool = False, quiet: bool | None = None
 ) -> tuple[str | None, int | None]:
-    """Start *server*'s NBD server once (idempotent); return its ``(socket, port)``."""
+    """Start *server*'s NBD server once (idempotent); return its ``(socket, port)``.
+
+    ``nbd-server-start`` takes the legacy socket address form (``data``).
+    """
     if server.nbd_address is not None:
         return server.nbd_address
     if tcp:
         port = free_port()
-        addr: dict[str, Any] = {"type": "inet", "host": LOOPBACK, "port": str(port)}
+        addr: dict[str, Any] = {"type": "inet", "data": {"host": LOOPBACK, "port": str(port)}}
         result: tuple[str | None, int | None] = (None, port)
     else:
         sock = str(case_env().sock_dir / f"{server.name}-nbd.sock")
-        addr = {"type": "unix", "path": sock}
+        addr = {"type": "unix", "data": {"path": sock}}
         result = (sock, None)
     server.ok("nbd-server-start", quiet=quiet, addr=addr)
     server.nbd_address = result
     return result
+
+
+def node_io(server: QMPServer, node: str, *commands: str, quiet: bool = False) -> ToolResult:
+    """Run qemu-io *commands* against *node* of a running QMP server: the "guest".
+
+    qemu-storage-daemon has no guest and no HMP ``qemu-io``; writes reach a
+    node the way a guest's would through a writable NBD export (``io-NODE``,
+    added once and kept for the server's lifetime, not shown in the output).
+    """
+    export = f"io-{node}"
+    if export not in server.io_exports:
+        start_nbd_server(server, quiet=True)
+        server.ok(
+            "block-export-add",
+            quiet=True,
+            type="nbd",
+            id=export,
+            node_name=node,
+            name=export,
+            writable=True,
+        )
+        server.io_exports.add(export)
+    sock, port = server.nbd_address or (None, None)
+    opts = image_opts(sock=sock, port=port, export=export)
+    return qemu_io(opts, *commands, image_opts=True, quiet=quiet)
+
+
+def bitmap_extents(server: QMPServer, node: str, bitmap: str) -> list[tuple[int, int]]:
+    """The dirty extents of *bitmap* of *node*, as a third-party NBD client learns them.
+
+    The node is exported with the bitmap (writable while the bitmap still
+    records, since QEMU refuses an enabled bitmap on a read-only export) and
+    ``qemu-img map`` reads the ``qemu:dirty-bitmap:NAME`` context.
+    """
+    info = server.bitmap(node, bitmap)
+    recording = bool(info and info.get("recording"))
+    with QMPExport(
+        server, node, f"map-{bitmap}", bitmaps=[bitmap], writable=recording, quiet=True
+    ) as export:
+        return dirty_extents(img_map(export.image_opts(bitmap=bitmap), image_opts=True))
+
+
+def log_extents(extents: Sequence[tuple[int, int]], what: str = "dirty") -> None:
+    """Print extents one a line as ``dirty: START+LENGTH``."""
+    if not extents:
+        log(f"{what}: none")
+    for start, length in extents:
+        log(f"{what}: {start}+{length}")

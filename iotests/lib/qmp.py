@@ -125,6 +125,8 @@ class QMPServer:
         self.exitcode: int | None = None
         #: ``(socket, port)`` of its NBD server once started (one per QMP server).
         self.nbd_address: tuple[str | None, int | None] | None = None
+        #: Writable exports :func:`iotests.lib.nbd.node_io` added for the "guest".
+        self.io_exports: set[str] = set()
 
     # -- lifecycle ---------------------------------------------------------
 
