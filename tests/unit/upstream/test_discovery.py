@@ -1,0 +1,76 @@
+"""iotests.upstream.discovery: which files are tests, their groups, how they start."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from iotests.errors import UsageError
+from iotests.upstream import discovery
+
+
+def test_finds_numbered_and_named_tests_in_upstream_order(tree: Path) -> None:
+    names = [c.name for c in discovery.discover(tree)]
+    # tests/no-reference has no .out: upstream does not count it; 004 counts without one.
+    assert names == ["001", "002", "003", "004", "reopen-file"]
+
+
+def test_groups_come_from_the_first_group_line(tree: Path) -> None:
+    by_name = {c.name: c for c in discovery.discover(tree)}
+    assert by_name["001"].groups == {"rw", "auto", "quick"}
+    assert by_name["004"].groups == frozenset()
+    assert by_name["reopen-file"].groups == {"rw", "quick"}
+
+
+@pytest.mark.parametrize(
+    ("text", "groups"),
+    [
+        ("#!/bin/sh\n# group: a b\n# group: c\n", {"a", "b"}),
+        ("#!/bin/sh\n#\n# text\n# group: late\n", {"late"}),
+        ("#!/bin/sh\n#group: nospace\n", set()),
+        ("#!/bin/sh\n", set()),
+    ],
+)
+def test_groups_of(text: str, groups: set[str]) -> None:
+    assert discovery.groups_of(text) == groups
+
+
+def test_group_local_adds_groups(tree: Path) -> None:
+    (tree / "group.local").write_text("# comment\n\n2 mine\nreopen-file mine other\n")
+    by_name = {c.name: c for c in discovery.discover(tree)}
+    assert "mine" in by_name["002"].groups
+    assert {"mine", "other", "quick"} <= by_name["reopen-file"].groups
+
+
+def test_group_local_refuses_paths() -> None:
+    with pytest.raises(UsageError, match="paths"):
+        discovery.parse_group_file("tests/reopen-file g\n")
+
+
+def test_not_a_tree(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="not a QEMU tests/qemu-iotests"):
+        discovery.discover(tmp_path)
+
+
+def test_bash_test_runs_by_its_shebang_from_its_directory(tree: Path) -> None:
+    case = {c.name: c for c in discovery.discover(tree)}["001"]
+    assert case.command() == ["env", "-C", str(tree), str(tree / "001")]
+
+
+def test_python_test_runs_under_our_interpreter_with_extra_args(tree: Path) -> None:
+    case = {c.name: c for c in discovery.discover(tree)}["reopen-file"]
+    case = type(case)(case.name, case.path, case.header, case.expected_dir, args=("-d",))
+    named = tree / "tests"
+    expected = ["env", "-C", str(named), sys.executable, str(named / "reopen-file"), "-d"]
+    assert case.command() == expected
+
+
+def test_only_the_exact_python3_shebang_selects_the_interpreter(tree: Path) -> None:
+    path = tree / "005"
+    path.write_text("#!/usr/bin/python3\n# group: rw\n")
+    (tree / "005.out").write_text("")
+    case = {c.name: c for c in discovery.discover(tree)}["005"]
+    assert case.command()[-1] == str(path)
+    assert sys.executable not in case.command()
