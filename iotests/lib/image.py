@@ -375,15 +375,6 @@ def amend(path: str, options: str, *, fmt: str | None = None, quiet: bool = Fals
     return _tool("amend", path, fmt, ("-o", options), quiet=quiet)
 
 
-def snapshot(
-    path: str, action: str, name: str | None = None, *, fmt: str | None = None, quiet: bool = False
-) -> ToolResult:
-    """``qemu-img snapshot``: *action* is ``create``, ``apply``, ``delete`` or ``list``."""
-    flag = {"create": "-c", "apply": "-a", "delete": "-d", "list": "-l"}[action]
-    before = (flag,) if name is None else (flag, name)
-    return _tool("snapshot", path, fmt, before, quiet=quiet)
-
-
 def snapshot_names(path: str, *, fmt: str | None = None) -> list[str]:
     """Names of the internal snapshots ``qemu-img info`` lists, in order."""
     info = img_info(path, fmt=fmt)
