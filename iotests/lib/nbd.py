@@ -395,3 +395,13 @@ def log_extents(extents: Sequence[tuple[int, int]], what: str = "dirty") -> None
         log(f"{what}: none")
     for start, length in extents:
         log(f"{what}: {start}+{length}")
+
+
+def release_io(server: QMPServer, node: str) -> None:
+    """Remove the guest's export of *node* (see :func:`node_io`), e.g. before a filter
+    that unshares writes on *node* (copy-before-write) takes the guest's place."""
+    export = f"io-{node}"
+    if export in server.io_exports:
+        server.ok("block-export-del", quiet=True, id=export)
+        server.event_wait("BLOCK_EXPORT_DELETED", {"id": export}, timeout=10.0)
+        server.io_exports.discard(export)
