@@ -14,7 +14,7 @@ prints is stable across runs, hosts and (where the behaviour is the same)
 formats, so one golden file serves them all.
 """
 
-from iotests.lib import qcow2
+from iotests.lib import crypt, qcow2
 from iotests.lib.chain import backing_chain, create_chain, log_map, map_extents, snapshot
 from iotests.lib.env import CaseEnv, case_env
 from iotests.lib.image import (
@@ -105,6 +105,7 @@ __all__ = [
     "convert",
     "create",
     "create_chain",
+    "crypt",
     "dd",
     "dirty_extents",
     "disk_usage",
