@@ -146,7 +146,11 @@ def step_binaries(ctx: Context) -> Context:
         from iotests.upstream import mode
 
         build_dir = mode.cached_build_for(Path(ctx.args.upstream), ctx.environ)
-    ctx.binaries = binaries_mod.resolve(Path(build_dir) if build_dir else None, ctx.environ)
+    ctx.binaries = binaries_mod.resolve(
+        Path(build_dir) if build_dir else None,
+        ctx.environ,
+        use_cache=ctx.environ.get("IOTESTS_NO_CACHED_BUILD", "") in ("", "0"),
+    )
     if not ctx.binaries.found():
         raise BinaryNotFoundError(
             "no QEMU binaries found: install qemu-utils, pass --build-dir, or set QEMU_IMG_PROG"

@@ -29,8 +29,8 @@ _CRASH_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^SUMMARY: UndefinedBehaviorSanitizer: (.*)$", re.M), "UBSan: {}"),
     (re.compile(r"^WARNING: ThreadSanitizer: (.*)$", re.M), "ThreadSanitizer: {}"),
     (
-        re.compile(r"^(\S+): (\S+): Assertion [`'](.*)' failed\.$", re.M),
-        "assertion failed in {}: {} {}",
+        re.compile(r"^(\S+): (.+?): Assertion [`'](.*)' failed\.$", re.M),
+        "assertion failed in {}: {}: {}",
     ),
     (re.compile(r"^\*\*\nERROR:(.*)$", re.M), "GLib assertion: {}"),
     (re.compile(r"^(\S+): (?:qemu: )?.*(?:Segmentation fault|core dumped).*$", re.M), "crash: {}"),

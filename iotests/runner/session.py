@@ -120,20 +120,36 @@ def run_selection(
                     timings.record(settings.combo, case.name, result.duration)
                 reporter.case_finished(result)
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, settings.jobs))]
+    # The main thread waits on per-worker events, never in Thread.join():
+    # CPython can mark a thread finished when a signal interrupts join(), and
+    # the run would then exit while a worker is still killing its case.
+    done = [threading.Event() for _ in range(max(1, settings.jobs))]
+
+    def run_worker(finished: threading.Event) -> None:
+        try:
+            worker()
+        finally:
+            finished.set()
+
+    threads = [threading.Thread(target=run_worker, args=(d,), daemon=True) for d in done]
     interrupted = False
     with _interruptible(stop):
         try:
             for t in threads:
                 t.start()
-            while any(t.is_alive() for t in threads):
-                for t in threads:
-                    t.join(0.1)
+            while not all(d.wait(0.1) for d in done):
+                pass
         except KeyboardInterrupt:
             interrupted = True
             stop.set()
-            for t in threads:
-                t.join()
+            # A second Ctrl-C must not abandon the cleanup half-way.
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                for d in done:
+                    while not d.wait(0.5):
+                        pass
+            finally:
+                signal.signal(signal.SIGINT, previous)
     for case in cases:
         if case.name not in results:
             results[case.name] = CaseResult(

@@ -1,0 +1,240 @@
+"""The real CLI on real QEMU: pass, fail with a diff, timeouts, leftovers, crashes, reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from support.project import Project, needs_qemu
+
+from iotests import command
+from iotests.exitcodes import ExitCode
+from iotests.runner import reaper
+
+pytestmark = [pytest.mark.qemu, needs_qemu]
+
+WRITE_READ = """
+from iotests import lib
+img = lib.test_image()
+lib.create(img, "1M")
+lib.qemu_io(img, "write -P 0x5a 0 4k", "read -P 0x5a 0 4k")
+lib.check_image(img)
+"""
+WRITE_READ_GOLDEN = """
+Formatting 'TEST_DIR/t.img', fmt=IMGFMT size=1048576
+wrote 4096/4096 bytes at offset 0
+4 KiB, 1 ops; XX:XX:XX.X (XXX YYY/sec and XXX ops/sec)
+read 4096/4096 bytes at offset 0
+4 KiB, 1 ops; XX:XX:XX.X (XXX YYY/sec and XXX ops/sec)
+check: clean
+"""
+
+
+def qemu_processes_under(path: Path) -> list[str]:
+    """Command lines of live processes that mention *path*."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(path) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def test_passing_case(project: Project) -> None:
+    project.case("001", "# group: quick", WRITE_READ, WRITE_READ_GOLDEN)
+    for fmt in ("raw", "qcow2"):
+        result = project.run("run", "-f", fmt, "-j1")
+        assert result.returncode == ExitCode.OK, result.stdout + result.stderr
+        assert "001" in result.stdout
+        assert " pass " in result.stdout
+        assert "1 passed, 0 failed, 0 skipped" in result.stdout
+        assert not (project.results / f"{fmt}-file" / "001" / "scratch").exists()
+
+
+def test_failing_case_shows_diff_and_keeps_output(project: Project) -> None:
+    golden = WRITE_READ_GOLDEN.replace("0x5a", "x").replace("wrote 4096/4096", "wrote 4096/8192")
+    project.case("002", "# group: quick", WRITE_READ, golden)
+    result = project.run("run", "-f", "qcow2", "--json", str(project.root / "r.json"))
+    assert result.returncode == ExitCode.FAILED
+    assert "fail" in result.stdout
+    assert "-wrote 4096/8192 bytes at offset 0" in result.stdout
+    assert "+wrote 4096/4096 bytes at offset 0" in result.stdout
+    kept = project.results / "qcow2-file" / "002"
+    assert "wrote 4096/4096" in (kept / "output").read_text()
+    assert (kept / "diff").is_file()
+    assert (kept / "scratch" / "t.img").is_file(), "scratch is kept for a failure"
+    report = json.loads((project.root / "r.json").read_text())
+    (entry,) = report["results"]
+    assert entry["status"] == "fail"
+    assert entry["expected_file"] == str(project.expected / "002.out")
+    assert "+wrote 4096/4096" in entry["diff"]
+
+
+def test_wrong_data_fails_even_with_matching_golden(project: Project) -> None:
+    body = WRITE_READ.replace('"read -P 0x5a 0 4k"', '"read -P 0x5b 0 4k"')
+    project.case("003", "# group: quick", body, WRITE_READ_GOLDEN)
+    result = project.run("run", "-f", "raw")
+    assert result.returncode == ExitCode.FAILED
+    assert "+Pattern verification failed at offset 0, 4096 bytes" in result.stdout
+
+
+NBD_DAEMON = """
+import os, time
+from iotests import command, lib
+img = lib.test_image()
+lib.create(img, "1M", quiet=True)
+sock = str(lib.case_env().sock_dir / "nbd.sock")
+with open(os.path.join(os.environ["TEST_DIR"], "..", "..", "..", "..", "sockdir"), "w") as f:
+    f.write(str(lib.case_env().sock_dir))
+# --fork: the server daemonises (setsid), leaving the case's process group.
+server = command.spawn(
+    [lib.case_env().prog("qemu-nbd"), "--fork", "--persistent", "-k", sock, "-f", "raw", img],
+    stdout=command.DEVNULL, stderr=command.DEVNULL, new_group=False,
+)
+assert server.wait(30) == 0
+print("served", flush=True)
+{tail}
+"""
+
+
+@pytest.mark.skipif(not command.which("qemu-nbd"), reason="qemu-nbd not installed")
+def test_hanging_case_is_killed_with_everything_it_started(project: Project) -> None:
+    project.case(
+        "004", "# group: quick\n# timeout: 3", NBD_DAEMON.format(tail="time.sleep(600)"), "served\n"
+    )
+    start = time.monotonic()
+    result = project.run("run", "-f", "raw", "--junit", str(project.root / "j.xml"))
+    assert time.monotonic() - start < 60
+    assert result.returncode == ExitCode.FAILED
+    assert "timeout" in result.stdout
+    assert "timed out after 3s" in result.stdout
+    assert qemu_processes_under(project.root) == []
+    sock_dir = Path((project.root / "sockdir").read_text())
+    assert sock_dir.name.startswith("iot-")
+    assert not sock_dir.exists()
+    suite = ET.parse(project.root / "j.xml").getroot().find("testsuite")
+    assert suite is not None
+    assert suite.get("errors") == "1"
+
+
+@pytest.mark.skipif(not command.which("qemu-nbd"), reason="qemu-nbd not installed")
+def test_case_leaving_a_daemon_fails_and_the_daemon_dies(project: Project) -> None:
+    project.case("005", "# group: quick", NBD_DAEMON.format(tail=""), "served\n")
+    result = project.run("run", "-f", "raw")
+    assert result.returncode == ExitCode.FAILED
+    assert "left processes running: qemu-nbd" in result.stdout
+    assert qemu_processes_under(project.root) == []
+
+
+def test_crashing_tool_fails_even_when_output_matches(project: Project) -> None:
+    crasher = project.root / "fake-qemu-img"
+    crasher.write_text("#!/bin/sh\nkill -SEGV $$\n")
+    crasher.chmod(0o755)
+    project.case(
+        "006", "# group: quick", 'from iotests import lib\nlib.qemu_img("info", "x")\n', ""
+    )
+    result = project.run("run", "-f", "raw", env={"QEMU_IMG_PROG": str(crasher)})
+    assert result.returncode == ExitCode.FAILED
+    assert "qemu-img killed by signal SIGSEGV" in result.stdout.replace("fake-qemu-img", "qemu-img")
+
+
+def test_sanitizer_report_fails_the_case(project: Project) -> None:
+    report = "==77==ERROR: AddressSanitizer: heap-use-after-free on address 0x1\n"
+    project.case("007", "# group: quick", f"print({report!r}, end='')\n", report)
+    result = project.run("run", "-f", "raw")
+    assert result.returncode == ExitCode.FAILED
+    assert "AddressSanitizer: heap-use-after-free" in result.stdout
+
+
+def test_missing_capability_is_not_run(project: Project) -> None:
+    project.case("008", "# group: quick\n# requires: accel:qtest qemu-img", "print('x')\n", "x\n")
+    project.case("009", "# group: quick\n# formats: vdi", "print('x')\n", "x\n")
+    result = project.run("run", "-f", "qcow2", "--tap")
+    assert result.returncode == ExitCode.OK, result.stdout
+    lines = result.stdout.splitlines()
+    skip = [line for line in lines if "# SKIP" in line]
+    assert len(skip) == 2
+    assert any("accelerator qtest" in line for line in skip)
+    assert any("format qcow2 not supported by this case" in line for line in skip)
+
+
+def test_notrun_from_inside_a_case(project: Project) -> None:
+    project.case(
+        "010", "# group: quick", "from iotests import lib\nlib.notrun('no frobnicator')\n", ""
+    )
+    result = project.run("run", "-f", "raw")
+    assert result.returncode == ExitCode.OK
+    assert "no frobnicator" in result.stdout
+
+
+def test_reports_parse_back(project: Project) -> None:
+    project.case("011", "# group: quick", WRITE_READ, WRITE_READ_GOLDEN)
+    project.case("012", "# group: quick", "print('bad')\n", "good\n")
+    junit, report = project.root / "out" / "j.xml", project.root / "out" / "r.json"
+    result = project.run("run", "-f", "qcow2", "-j2", "--junit", str(junit), "--json", str(report))
+    assert result.returncode == ExitCode.FAILED
+    root = ET.parse(junit).getroot()
+    names = {c.get("name"): c for c in root.iter("testcase")}
+    assert set(names) == {"011", "012"}
+    assert names["012"].find("failure") is not None
+    data = json.loads(report.read_text())
+    assert {r["name"]: r["status"] for r in data["results"]} == {"011": "pass", "012": "fail"}
+    assert data["settings"]["format"] == "qcow2"
+    assert data["environment"]["versions"]["qemu-img"]
+    timings = json.loads((project.results / "timings.json").read_text())
+    assert set(timings["qcow2-file"]) == {"011", "012"}
+
+
+def test_regenerate_writes_goldens(project: Project) -> None:
+    project.case("013", "# group: quick", WRITE_READ)
+    result = project.run("run", "-f", "raw")
+    assert result.returncode == ExitCode.FAILED
+    assert "no expected output" in result.stdout
+    result = project.run("run", "-f", "raw", "--regenerate")
+    assert result.returncode == ExitCode.OK
+    assert (project.expected / "013.out").read_text() == WRITE_READ_GOLDEN.lstrip("\n")
+    assert project.run("run", "-f", "qcow2").returncode == ExitCode.OK
+
+
+def test_interrupt_kills_everything(project: Project) -> None:
+    project.case("014", "# group: quick", NBD_DAEMON.format(tail="time.sleep(600)"), "served\n")
+    env = dict(os.environ)
+    proc = command.spawn(
+        project.argv("run", "-f", "raw"), env=env, cwd=project.root, stderr=command.STDOUT
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(
+        "qemu-nbd" in c for c in qemu_processes_under(project.root)
+    ):
+        time.sleep(0.1)
+    assert any("qemu-nbd" in c for c in qemu_processes_under(project.root))
+    os.kill(proc.pid, signal.SIGINT)
+    assert proc.wait(60) == ExitCode.INTERRUPTED
+    assert qemu_processes_under(project.root) == []
+    proc.close()
+
+
+def test_reaper_finds_only_tokened_processes() -> None:
+    token = "t" * 32
+    env = dict(os.environ, **{reaper.TOKEN_VARIABLE: token})
+    proc = command.spawn(["sleep", "60"], env=env)
+    try:
+        found = reaper.find(token)
+        assert [p.pid for p in found] == [proc.pid]
+        assert reaper.find("u" * 32) == []
+        killed = reaper.kill_all(token)
+        assert [p.name for p in killed] == ["sleep"]
+        assert proc.wait(5) is not None
+    finally:
+        proc.kill_group()
+        proc.close()

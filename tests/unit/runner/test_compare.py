@@ -1,0 +1,47 @@
+"""Diffs ignore trailing whitespace; crash markers are found in any output."""
+
+from __future__ import annotations
+
+import pytest
+
+from iotests.runner.compare import crash_reasons, unified_diff
+
+
+def test_equal_modulo_trailing_whitespace() -> None:
+    assert unified_diff("a\nb\n", "a  \nb\n\n", "exp", "act") is None
+
+
+def test_diff_names_files() -> None:
+    diff = unified_diff("a\nb\n", "a\nc\n", "expected/001.out", "results/001/output")
+    assert diff is not None
+    assert diff.splitlines()[:2] == ["--- expected/001.out", "+++ results/001/output"]
+    assert "-b" in diff.splitlines()
+    assert "+c" in diff.splitlines()
+
+
+def test_empty_vs_something() -> None:
+    assert unified_diff("", "x\n", "e", "a") is not None
+
+
+ASAN = """=================================================================
+==4242==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x602000000015
+READ of size 1 at 0x602000000015 thread T0
+"""
+UBSAN = "../block/qcow2.c:123:5: runtime error: signed integer overflow: 2147483647 + 1\n"
+ASSERT = "qemu-img: ../block/io.c:2529: bdrv_co_block_status: Assertion `*pnum' failed.\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (ASAN, "AddressSanitizer: heap-buffer-overflow on address 0x602000000015"),
+        (UBSAN, "UBSan at ../block/qcow2.c:123:5: signed integer overflow: 2147483647 + 1"),
+        (ASSERT, "assertion failed in qemu-img: ../block/io.c:2529: bdrv_co_block_status: *pnum"),
+    ],
+)
+def test_crash_reasons(text: str, reason: str) -> None:
+    assert crash_reasons("before\n" + text + "after\n") == [reason]
+
+
+def test_no_crash_in_normal_output() -> None:
+    assert crash_reasons("wrote 512/512 bytes at offset 0\nread failed: Input/output error\n") == []
