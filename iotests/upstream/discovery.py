@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iotests.errors import UsageError
+from iotests.runner import reaper
 from iotests.runner.discovery import Case, sort_key
 from iotests.runner.header import CaseHeader
 
@@ -33,18 +34,39 @@ class UpstreamCase(Case):
     args: tuple[str, ...] = ()
 
     def command(self) -> list[str]:
-        """The argv upstream's ``check`` would use, run from the test's directory.
-
-        The runner starts every case in its scratch directory; bash tests
-        source ``./common.rc`` and so need their own directory as working
-        directory, which ``env -C`` gives without a shell in between.
-        """
+        """The argv upstream's ``check`` would use, wrapped in :data:`LAUNCHER`."""
         with self.path.open("rb") as f:
             first = f.readline(256).decode(errors="replace").rstrip()
         argv = [str(self.path)]
         if first == _PYTHON_SHEBANG:
             argv.insert(0, sys.executable)
-        return ["env", "-C", str(self.path.parent), *argv, *self.args]
+        return ["sh", "-c", LAUNCHER, "upstream-test", str(self.path.parent), *argv, *self.args]
+
+
+#: Runs a test from its own directory (bash tests source ``./common.rc``), then
+#: gives the processes the test stopped up to 2 s to finish exiting. Upstream
+#: tests often ``kill`` a daemon without waiting for it (common.nbd's
+#: nbd_server_stop); our runner fails a test whose processes are still alive
+#: when it ends, which upstream's check never does. A daemon that is really
+#: left behind still fails. The test's processes are found by the runner's
+#: token; the wrapper drops the token from its own children so that only its
+#: own /proc entry, excluded by pid, carries it.
+LAUNCHER = f"""
+tok=${{{reaper.TOKEN_VARIABLE}:-}}
+cd "$1" || exit 126
+shift
+"$@"
+rc=$?
+unset {reaper.TOKEN_VARIABLE}
+i=0
+while [ -n "$tok" ] && [ "$i" -lt 100 ] &&
+    grep -lsxzF "{reaper.TOKEN_VARIABLE}=$tok" /proc/[0-9]*/environ | grep -qvx "/proc/$$/environ"
+do
+    sleep 0.02
+    i=$((i + 1))
+done
+exit "$rc"
+"""
 
 
 def is_tree(directory: Path) -> bool:
