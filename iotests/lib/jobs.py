@@ -17,6 +17,8 @@ from iotests.lib.qmp import Message, QMPServer, QMPTimeout
 
 #: Statuses after which a job never runs again.
 FINAL = ("concluded", "null")
+#: Job types that announce their end with BLOCK_JOB_COMPLETED / BLOCK_JOB_CANCELLED.
+BLOCK_JOB_TYPES = ("commit", "stream", "mirror", "backup")
 
 
 class Job:
@@ -33,6 +35,8 @@ class Job:
         self.history: list[str] = []
         self._user_paused = False
         self._held: str | None = None
+        #: The job's type from query-jobs (``mirror``, ``create``, ...), once known.
+        self.type: str | None = None
 
     @classmethod
     def start(
@@ -51,6 +55,8 @@ class Job:
         """
         job = cls(server, job_id, log_transitions=log_transitions)
         server.ok(cmd, {"job-id": job_id}, quiet=quiet, **args)
+        info = job.info()
+        job.type = str(info["type"]) if info else None
         return job
 
     def _advance(self, event: Message) -> None:
@@ -101,6 +107,11 @@ class Job:
         return self._completion(timeout)
 
     def _completion(self, timeout: float) -> Message:
+        if self.type is not None and self.type not in BLOCK_JOB_TYPES:
+            # Not a block job (blockdev-create, ...): no BLOCK_JOB_* event;
+            # such jobs wait concluded for job-dismiss, so query-jobs has the result.
+            info = self.info() or {}
+            return {"event": "JOB_CONCLUDED", **info}
         for name in ("BLOCK_JOB_COMPLETED", "BLOCK_JOB_CANCELLED"):
             try:
                 event = self.server.event_wait(name, {"device": self.id}, timeout=0.0)
@@ -177,10 +188,10 @@ def run_job(
         job.complete()
     result = job.wait_concluded(timeout)
     log_completion(job.id, result)
-    if args.get("auto_dismiss", args.get("auto-dismiss", True)):
-        job.wait_status("null", timeout=timeout)
-    else:
+    if job.status == "concluded" and job.info() is not None:
         job.dismiss()
+    else:
+        job.wait_status("null", timeout=timeout)
     return result
 
 
