@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 import socket
 import time
 from collections.abc import Sequence
@@ -278,7 +279,8 @@ class QMPExport:
         self.server = server
         self.node = node
         self.export = export if export is not None else node
-        self.id = f"exp-{self.export or node}"
+        # Export ids are QMP identifiers; export names may hold anything.
+        self.id = "exp-" + (re.sub(r"[^A-Za-z0-9_-]", "_", self.export) or f"{node}-default")
         self.quiet = quiet
         args: dict[str, Any] = {
             "type": "nbd",
