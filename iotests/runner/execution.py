@@ -169,12 +169,17 @@ def _run_process(
         pump = threading.Thread(target=_pump, args=(proc.stdout, sink, echo), daemon=True)
         pump.start()
         deadline = start + timeout
-        while proc.wait(0.05) is None:
+        # A blocking wait in its own thread notices the exit at once; polling
+        # would add its interval to every case's duration.
+        exited = threading.Event()
+        waiter = threading.Thread(target=lambda: (proc.wait(), exited.set()), daemon=True)
+        waiter.start()
+        while not exited.wait(min(0.2, max(0.0, deadline - time.monotonic()))):
             if stop.is_set():
                 interrupted = True
                 proc.kill_group()
                 break
-            if time.monotonic() > deadline:
+            if time.monotonic() >= deadline:
                 timed_out = True
                 proc.kill_group()
                 break
