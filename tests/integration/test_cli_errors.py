@@ -74,7 +74,9 @@ def test_no_cases(one_case: Project) -> None:
 def test_no_binaries(one_case: Project, tmp_path: Path) -> None:
     empty = tmp_path / "bin"
     empty.mkdir()
-    env = dict.fromkeys(("QEMU_PROG", "QEMU_IMG_PROG", "QEMU_IO_PROG", "QEMU_NBD_PROG", "QSD_PROG"), "")
+    env = dict.fromkeys(
+        ("QEMU_PROG", "QEMU_IMG_PROG", "QEMU_IO_PROG", "QEMU_NBD_PROG", "QSD_PROG"), ""
+    )
     env["PATH"] = str(empty)
     env["IOTESTS_NO_CACHED_BUILD"] = "1"
     result = one_case.run("run", env=env)
