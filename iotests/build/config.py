@@ -176,7 +176,7 @@ def _validate(raw: Mapping[str, Any], source: str) -> BuildConfig:
     for version, digest in sums.items():
         key = f"build.sha256.{version}"
         if not isinstance(digest, str) or not _SHA256_RE.fullmatch(digest.lower()):
-            raise ConfigError(source, key, f"expected 64 hex digits, got {digest!r}")
+            raise ConfigError(source, key, f"expected 64 hex digits in quotes, got {digest!r}")
         checked_sums[str(version)] = digest.lower()
     fprs_raw = raw.get("gpg_fingerprints", [])
     if "gpg_fingerprint" in raw:

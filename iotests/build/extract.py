@@ -2,9 +2,9 @@
 
 A member with an absolute path, a ``..`` that climbs out, or a link pointing
 outside the target is refused with one line naming it (Python's ``data``
-extraction filter does the judging), and nothing is left behind: the archive
-is unpacked into a hidden sibling directory that is renamed into place only
-when every member was accepted.
+extraction filter does the judging, made stricter for absolute names), and
+nothing is left behind: the archive is unpacked into a hidden sibling
+directory that is renamed into place only when every member was accepted.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def safe_extract(archive: Path, dest: Path) -> Path:
     staging.mkdir()
     try:
         with tarfile.open(archive) as tar:
-            tar.extractall(staging, filter="data")
+            tar.extractall(staging, filter=_refuse_or_clean)
     except tarfile.FilterError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         member = exc.tarinfo.name
@@ -49,6 +49,17 @@ def safe_extract(archive: Path, dest: Path) -> Path:
         raise
     os.replace(staging, dest)
     return top_directory(dest)
+
+
+def _refuse_or_clean(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
+    """Python's ``data`` filter, except that absolute names are refused, not made relative.
+
+    A tarball with absolute member names was not made by ``make dist``; it is
+    safer to stop than to guess what its author meant.
+    """
+    if member.name.startswith("/"):
+        raise tarfile.AbsolutePathError(member)
+    return tarfile.data_filter(member, dest)
 
 
 def top_directory(tree: Path) -> Path:

@@ -199,7 +199,11 @@ class ReleaseSource(Source):
             verify.check_sha256(path, pinned, self.filename)
             ctx.console.print(f"{self.filename}: SHA-256 matches the pinned value")
         if sig.is_file():
-            result = verify.verify_signature(path, sig, ctx.config.gpg_fingerprints)
+            try:
+                result = verify.verify_signature(path, sig, ctx.config.gpg_fingerprints)
+            except BuildError:
+                sig.unlink()  # a wrong signature must not fail the next, fixed, attempt too
+                raise
         else:
             result = verify.SignatureResult(False, "no .sig file")
         ctx.console.print(
