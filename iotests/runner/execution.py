@@ -209,16 +209,26 @@ def _crash_evidence(outcome: Outcome, dirs: CaseDirs) -> list[str]:
             reasons.extend(found or ([f"sanitizer report in {log.name}"] if text.strip() else []))
     if dirs.valgrind_dir.is_dir():
         for log in sorted(dirs.valgrind_dir.glob("*.log")):
-            text = log.read_text(errors="replace")
-            for count in _valgrind_errors(text):
-                reasons.append(f"valgrind: {count} errors ({log.name})")
+            problem = valgrind_problem(log.read_text(errors="replace"))
+            if problem:
+                reasons.append(f"valgrind: {problem} ({log.name})")
     return reasons
 
 
-def _valgrind_errors(text: str) -> list[int]:
+def valgrind_problem(log: str) -> str | None:
+    """What a valgrind log reports, or None for a clean one.
+
+    With ``--quiet`` valgrind writes only errors, so any error header counts;
+    without it, the ERROR SUMMARY line gives the number.
+    """
     import re
 
-    return [int(n) for n in re.findall(r"ERROR SUMMARY: (\d+) errors", text) if int(n) > 0]
+    counts = [int(n) for n in re.findall(r"ERROR SUMMARY: (\d+) errors", log)]
+    if counts:
+        return f"{sum(counts)} errors" if sum(counts) else None
+    headers = re.findall(r"^==\d+== (\S.*)$", log, re.M)
+    first = [h for h in headers if not h.startswith(("at ", "by ", "Address ", "Block "))]
+    return f"{len(first)} errors, first: {first[0]}" if first else None
 
 
 def _short_tempdir() -> Path:

@@ -238,3 +238,36 @@ def test_reaper_finds_only_tokened_processes() -> None:
     finally:
         proc.kill_group()
         proc.close()
+
+
+@pytest.mark.skipif(
+    not (command.which("valgrind") and command.which("cc")), reason="needs valgrind and cc"
+)
+def test_valgrind_error_fails_the_case(project: Project) -> None:
+    source = project.root / "bad.c"
+    source.write_text(
+        "#include <stdlib.h>\n#include <stdio.h>\n"
+        "int main(void) { int *p = malloc(4 * sizeof *p); free(p); volatile int x = p[1];\n"
+        '  printf("%d\\n", x == 12345 ? 1 : 1); return 0; }\n'
+    )
+    binary = project.root / "qemu-img"
+    command.run(["cc", "-O0", "-g", "-o", str(binary), str(source)])
+    project.case("015", "# group: quick", 'from iotests import lib\nlib.qemu_img("info")\n', "1\n")
+    env = {"QEMU_IMG_PROG": str(binary)}
+    plain = project.run("run", "-f", "raw", env=env)
+    assert plain.returncode == ExitCode.OK, plain.stdout
+    checked = project.run("run", "-f", "raw", "--valgrind", env=env)
+    assert checked.returncode == ExitCode.FAILED
+    assert "valgrind: 1 errors, first: Invalid read of size 4" in checked.stdout
+
+
+def test_misalign_reaches_qemu_io(project: Project) -> None:
+    project.case("016", "# group: quick", WRITE_READ, WRITE_READ_GOLDEN)
+    project.case(
+        "017",
+        "# group: quick",
+        "from iotests import lib\nprint('--misalign' in lib.tools.qemu_io_args('x', 'raw', False, ()))\n",
+        "True\n",
+    )
+    result = project.run("run", "-f", "qcow2", "--misalign", "016", "017")
+    assert result.returncode == ExitCode.OK, result.stdout

@@ -45,3 +45,24 @@ def test_crash_reasons(text: str, reason: str) -> None:
 
 def test_no_crash_in_normal_output() -> None:
     assert crash_reasons("wrote 512/512 bytes at offset 0\nread failed: Input/output error\n") == []
+
+
+VALGRIND_QUIET = """==123== Invalid read of size 4
+==123==    at 0x10916D: main (bad.c:3)
+==123==  Address 0x4a8b044 is 4 bytes inside a block of size 16 free'd
+"""
+
+
+@pytest.mark.parametrize(
+    ("log", "problem"),
+    [
+        ("", None),
+        ("==1== ERROR SUMMARY: 0 errors from 0 contexts (suppressed: 0 from 0)\n", None),
+        ("==1== ERROR SUMMARY: 3 errors from 2 contexts (suppressed: 0 from 0)\n", "3 errors"),
+        (VALGRIND_QUIET, "1 errors, first: Invalid read of size 4"),
+    ],
+)
+def test_valgrind_problem(log: str, problem: str | None) -> None:
+    from iotests.runner.execution import valgrind_problem
+
+    assert valgrind_problem(log) == problem
