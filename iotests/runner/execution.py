@@ -172,8 +172,12 @@ def _run_process(
         # A blocking wait in its own thread notices the exit at once; polling
         # would add its interval to every case's duration.
         exited = threading.Event()
-        waiter = threading.Thread(target=lambda: (proc.wait(), exited.set()), daemon=True)
-        waiter.start()
+
+        def wait_for_exit() -> None:
+            proc.wait()
+            exited.set()
+
+        threading.Thread(target=wait_for_exit, daemon=True).start()
         while not exited.wait(min(0.2, max(0.0, deadline - time.monotonic()))):
             if stop.is_set():
                 interrupted = True
