@@ -132,3 +132,58 @@ def clean(c: Any, key: list[str] | None = None, config: str | None = None) -> No
     from iotests.build.actions import clean as action
 
     action(keys=key or (), config_file=config)
+
+
+@task(
+    iterable=["configure_option"],
+    help={
+        "source": "as for build-qemu (default: config)",
+        "profile": "as for build-qemu",
+        "configure_option": "as for build-qemu",
+        "config": "config file",
+    },
+)
+@_one_line_errors
+def build_dir(
+    c: Any,
+    source: str | None = None,
+    profile: str = "tools",
+    configure_option: list[str] | None = None,
+    config: str | None = None,
+) -> None:
+    """Print the cached build tree for these inputs (for --build-dir); never builds."""
+    from iotests.build.actions import find_build
+
+    tree = find_build(
+        source=source, profile=profile, configure_options=configure_option or (), config_file=config
+    )
+    print(tree)
+
+
+@task(help={"log_dir": "directory of sanitizer log files (log_path=DIR/asan)"})
+@_one_line_errors
+def sanitizer_scan(c: Any, log_dir: str) -> None:
+    """Show the sanitizer reports in a log directory; fail when there is any."""
+    from pathlib import Path
+
+    from iotests.build.actions import scan_sanitizer_logs
+
+    if scan_sanitizer_logs(Path(log_dir)):
+        raise Exit(code=1)
+
+
+@task(
+    help={
+        "build_dir": "a gcov build tree (see: invoke build-dir --profile gcov)",
+        "reset": "delete the coverage counters instead of reporting",
+        "out": "report directory (default: results/coverage)",
+    }
+)
+@_one_line_errors
+def coverage(c: Any, build_dir: str, reset: bool = False, out: str | None = None) -> None:
+    """Reset a gcov build's coverage counters, or write its gcovr report."""
+    from pathlib import Path
+
+    from iotests.build.actions import coverage as action
+
+    action(Path(build_dir), out_dir=Path(out) if out else None, reset=reset)

@@ -82,6 +82,73 @@ def build_qemu(
     return outcome
 
 
+def find_build(
+    *,
+    source: str | None = None,
+    profile: str = "tools",
+    configure_options: Sequence[str] = (),
+    config_file: str | None = None,
+) -> Path:
+    """The cached build tree for these inputs, without building anything.
+
+    :raises BuildError: when that build is not in the cache (naming the command that makes it).
+    """
+    config = load_build_config(config_file)
+    request = BuildRequest(
+        source=parse_source(source or config.default_source),
+        profile=config.profile(profile),
+        extra_options=tuple(configure_options),
+    )
+    entry = Cache(config.cache_dir).entry(request.key())
+    if entry.manifest() is None:
+        raise BuildError(
+            f"no cached {profile} build of {request.source.spec}: run "
+            f"invoke build-qemu --source {request.source.spec} --profile {profile}"
+        )
+    return entry.tree
+
+
+def scan_sanitizer_logs(log_dir: Path, console: Console | None = None) -> int:
+    """Print every sanitizer report in *log_dir*'s files; return how many there were.
+
+    Files holding only known noise (ASan's coroutine warning) count for nothing.
+    """
+    from iotests.build.sanitizers import reports_in_logs
+
+    out = console or Console(soft_wrap=True)
+    files = [p for p in log_dir.glob("*san.*") if p.is_file()] if log_dir.is_dir() else []
+    found = reports_in_logs(files)
+    for path, report in found:
+        out.print(f"[bold red]{report.summary}[/] ({path})", highlight=False)
+        out.print(report.text, markup=False, highlight=False)
+    out.print(f"sanitizer logs: {len(files)} file(s), {len(found)} report(s)")
+    return len(found)
+
+
+def coverage(
+    build_dir: Path,
+    *,
+    out_dir: Path | None = None,
+    reset: bool = False,
+    console: Console | None = None,
+) -> None:
+    """Reset a gcov build's counters, or report its coverage with gcovr into *out_dir*."""
+    from iotests.build.coverage import report as gcovr_report
+    from iotests.build.coverage import reset_counters
+    from iotests.build.manifest import Manifest
+
+    out = console or Console(soft_wrap=True)
+    manifest = Manifest.read(build_dir.parent / "manifest.json")
+    if reset:
+        out.print(f"reset {reset_counters(build_dir)} coverage counter file(s) in {build_dir}")
+        return
+    target = out_dir or Path("results/coverage")
+    areas = gcovr_report(Path(manifest.source_dir), build_dir, target)
+    for area in areas:
+        out.print(area.line(), highlight=False)
+    out.print(f"coverage report: {target / 'index.html'}")
+
+
 def show_deps(
     *,
     profile: str = "tools",

@@ -172,7 +172,11 @@ def _compiler_env(cache: Cache) -> dict[str, str]:
     env = dict(os.environ)
     if "CC" not in env and command.which("ccache"):
         env["CC"] = "ccache cc"
+        # Paths below the cache root hash as relative ones, and the build
+        # directory is not hashed even with -g: one source built under two
+        # keys (or in a second cache) still hits.
         env.setdefault("CCACHE_BASEDIR", str(cache.root))
+        env.setdefault("CCACHE_NOHASHDIR", "true")
     return env
 
 

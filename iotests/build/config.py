@@ -2,7 +2,8 @@
 
 Which file: an explicit path (``--config``), else ``$IOTESTS_CONFIG``, else
 ``./iotests.yaml`` when present; its ``build:`` section is laid over the
-packaged defaults (defaults.yaml beside this module). Every problem raises
+packaged defaults (defaults.yaml beside this module); ``$IOTESTS_CACHE_DIR``
+overrides ``cache_dir``. Every problem raises
 :class:`~iotests.errors.ConfigError` naming the file, the key and what was
 expected, so a typo costs one glance, not a debugging session.
 """
@@ -23,6 +24,8 @@ from iotests.build.profiles import Profile, VersionedOptions, parse_version
 from iotests.errors import ConfigError
 
 CONFIG_ENV = "IOTESTS_CONFIG"
+#: Overrides build.cache_dir (environment over config file, as everywhere).
+CACHE_ENV = "IOTESTS_CACHE_DIR"
 DEFAULT_CONFIG_NAME = "iotests.yaml"
 PACKAGED = "iotests/build/defaults.yaml (packaged)"
 
@@ -112,6 +115,9 @@ def load_build_config(
         profiles.update(user_profiles)
         merged.update(user)
         merged["profiles"] = profiles
+    environ = os.environ if env is None else env
+    if environ.get(CACHE_ENV):
+        merged["cache_dir"] = environ[CACHE_ENV]
     return _validate(merged, source)
 
 

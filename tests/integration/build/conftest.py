@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from iotests.build.config import CONFIG_ENV
+from iotests.build.config import CACHE_ENV, CONFIG_ENV
 
 from .build_fixtures import FileServer, GpgKey, handler, make_gpg_key
 
@@ -53,4 +53,5 @@ def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "iotests.yaml"
     path.write_text(f"build:\n  cache_dir: {tmp_path / 'cache'}\n")
     monkeypatch.setenv(CONFIG_ENV, str(path))
+    monkeypatch.delenv(CACHE_ENV, raising=False)
     return path

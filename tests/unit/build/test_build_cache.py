@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from iotests.build.cache import Cache, build_key, default_build_dir, pick_build
-from iotests.build.config import CONFIG_ENV
+from iotests.build.config import CACHE_ENV, CONFIG_ENV
 from iotests.build.manifest import Manifest
 from iotests.errors import BuildError
 
@@ -65,6 +65,7 @@ def test_default_build_dir_reads_config(tmp_path: Path, monkeypatch: pytest.Monk
     config = tmp_path / "c.yaml"
     config.write_text(f"build: {{default_source: debian, cache_dir: {tmp_path / 'cache'}}}\n")
     monkeypatch.setenv(CONFIG_ENV, str(config))
+    monkeypatch.delenv(CACHE_ENV, raising=False)
     assert default_build_dir() is None
     tree = fake_build(Cache(tmp_path / "cache"), "k", "debian", "tools", "2026-01-01")
     started = time.monotonic()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from iotests.build.config import CONFIG_ENV, load_build_config
+from iotests.build.config import CACHE_ENV, CONFIG_ENV, load_build_config
 from iotests.errors import ConfigError
 
 SHA = "a" * 64
@@ -115,3 +115,9 @@ def test_unknown_profile_lists_known_ones(tmp_path: Path) -> None:
     config = load_build_config(write(tmp_path, "build: {}\n"))
     with pytest.raises(ConfigError, match=r"no such profile \(known: asan, gcov, system, tools"):
         config.profile("tsan")
+
+
+def test_cache_dir_from_environment_wins(tmp_path: Path) -> None:
+    path = write(tmp_path, f"build: {{cache_dir: {tmp_path / 'file'}}}\n")
+    env = {CONFIG_ENV: str(path), CACHE_ENV: str(tmp_path / "env")}
+    assert load_build_config(env=env).cache_dir == tmp_path / "env"
