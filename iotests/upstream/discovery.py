@@ -48,20 +48,21 @@ class UpstreamCase(Case):
 #: tests often ``kill`` a daemon without waiting for it (common.nbd's
 #: nbd_server_stop); our runner fails a test whose processes are still alive
 #: when it ends, which upstream's check never does. A daemon that is really
-#: left behind still fails. The test's processes are found by the runner's
-#: token; the wrapper drops the token from its own children so that only its
-#: own /proc entry, excluded by pid, carries it.
+#: left behind still fails. The test's processes carry the runner's token; the
+#: wrapper's own /proc entry does too, so it is the one match to ignore (its
+#: children get the token unset, and grep alone runs while /proc is read).
 LAUNCHER = f"""
 tok=${{{reaper.TOKEN_VARIABLE}:-}}
 cd "$1" || exit 126
 shift
 "$@"
 rc=$?
+[ -n "$tok" ] || exit "$rc"
 unset {reaper.TOKEN_VARIABLE}
 i=0
-while [ -n "$tok" ] && [ "$i" -lt 100 ] &&
-    grep -lsxzF "{reaper.TOKEN_VARIABLE}=$tok" /proc/[0-9]*/environ | grep -qvx "/proc/$$/environ"
-do
+while [ "$i" -lt 100 ]; do
+    left=$(LC_ALL=C grep -lsxzF "{reaper.TOKEN_VARIABLE}=$tok" /proc/[0-9]*/environ)
+    case $left in "" | "/proc/$$/environ") break ;; esac
     sleep 0.02
     i=$((i + 1))
 done
