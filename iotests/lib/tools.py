@@ -273,31 +273,50 @@ class QemuIoSession:
 
     Commands are fed on stdin one at a time; :meth:`cmd` returns the output
     of one command. Used to hold an image (and its locks) open from another
-    process.
+    process. qemu-io's stdout is a pseudo-terminal, because into a pipe it
+    would buffer its answers until it exits; the prompt it prints after
+    each command marks the end of that command's output.
     """
 
-    #: ``help help`` prints this line: it marks the end of a command's output.
-    _MARK = "help [command] -- help for one or all commands"
     _PROMPT = "qemu-io> "
 
-    def __init__(self, proc: command.Process, stdin: IO[bytes]) -> None:
+    def __init__(
+        self, argv: Sequence[str], proc: command.Process, stdin: IO[bytes], master: int
+    ) -> None:
+        self._argv = tuple(argv)
         self._proc = proc
         self._stdin = stdin
+        self._master = master
+
+    def read_until_prompt(self, timeout: float = 60) -> str:
+        """What qemu-io prints up to its next prompt (or until it exits)."""
+        import select
+        import time
+
+        buf = ""
+        deadline = time.monotonic() + timeout
+        while not buf.endswith(self._PROMPT):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise QemuToolError(self._argv, -1, buf + "\n(no prompt: timed out)")
+            ready, _, _ = select.select([self._master], [], [], min(left, 1.0))
+            if not ready:
+                continue
+            try:
+                chunk = os.read(self._master, 65536)
+            except OSError:  # the pty reports EIO once qemu-io has exited
+                break
+            if not chunk:
+                break
+            buf += chunk.decode(errors="replace").replace("\r", "")
+        return format_neutral(buf.removesuffix(self._PROMPT).replace(self._PROMPT, ""))
 
     def cmd(self, line: str) -> str:
         """Run one qemu-io command and return what it printed."""
-        stdout = self._proc.stdout
-        assert stdout is not None
         with contextlib.suppress(BrokenPipeError):
-            self._stdin.write(f"{line}\nhelp help\n".encode())
+            self._stdin.write(f"{line}\n".encode())
             self._stdin.flush()
-        lines: list[str] = []
-        for raw in stdout:
-            text = raw.decode(errors="replace").replace(self._PROMPT, "")
-            if self._MARK in text:
-                break
-            lines.append(text)
-        return format_neutral("".join(lines))
+        return self.read_until_prompt()
 
 
 @contextmanager
@@ -312,16 +331,20 @@ def qemu_io_session(
 
     :raises QemuToolError: when qemu-io cannot open the image.
     """
+    import pty
+
     argv = _wrap([case_env().prog("qemu-io"), *qemu_io_args(image, fmt, False, extra)])
     read_end, write_end = os.pipe()
+    master, slave = pty.openpty()
     try:
-        proc = command.spawn(argv, stdin=read_end, stdout=command.PIPE, stderr=command.STDOUT)
+        proc = command.spawn(argv, stdin=read_end, stdout=slave, stderr=slave)
     finally:
         os.close(read_end)
+        os.close(slave)
     stdin = os.fdopen(write_end, "wb")
-    session = QemuIoSession(proc, stdin)
+    session = QemuIoSession(argv, proc, stdin, master)
     try:
-        opened = session.cmd("info")
+        opened = session.read_until_prompt()
         if proc.poll() is not None or "can't open" in opened:
             raise QemuToolError(argv, proc.returncode or 1, opened)
         yield session
@@ -330,4 +353,4 @@ def qemu_io_session(
             stdin.close()
         if proc.wait(10) is None:
             proc.kill_group()
-        proc.close()
+        os.close(master)
