@@ -95,7 +95,8 @@ def main() -> int:
         times["upstream"].append(seconds)
         tables["upstream"] = verdicts.parse_check_output(output)
         print(f"round {round_no}: upstream check {seconds:7.1f}s", flush=True)
-        seconds, _ = _timed(ours_argv, tree, env)
+        # Not from the tree: ``-m iotests`` would import upstream's iotests.py there.
+        seconds, _ = _timed(ours_argv, results_dir, env)
         times["ours"].append(seconds)
         tables["ours"] = verdicts.read_json_report(report)
         print(f"round {round_no}: iotests check  {seconds:7.1f}s", flush=True)
