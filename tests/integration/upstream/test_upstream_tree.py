@@ -62,7 +62,11 @@ def _upstream(tree: Path, progs: dict[str, str], scratch: Path, *args: str) -> s
 def _ours(tree: Path, progs: dict[str, str], results: Path, *args: str) -> command.Completed:
     env = {**os.environ, **progs}
     argv = [sys.executable, "-m", "iotests", "check", "--upstream", str(tree), *args]
-    return command.run([*argv, "--results-dir", str(results)], env=env, check=False, timeout=600)
+    results.mkdir(parents=True, exist_ok=True)
+    # Not from the tree: there ``-m iotests`` would import upstream's iotests.py.
+    return command.run(
+        [*argv, "--results-dir", str(results)], env=env, cwd=results, check=False, timeout=600
+    )
 
 
 def test_quick_selection_matches_check_dry_run(
