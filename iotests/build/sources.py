@@ -200,7 +200,9 @@ class ReleaseSource(Source):
             ctx.console.print(f"{self.filename}: SHA-256 matches the pinned value")
         if sig.is_file():
             try:
-                result = verify.verify_signature(path, sig, ctx.config.gpg_fingerprints)
+                result = verify.verify_signature(
+                    path, sig, ctx.config.gpg_fingerprints, name=self.filename
+                )
             except BuildError:
                 sig.unlink()  # a wrong signature must not fail the next, fixed, attempt too
                 raise

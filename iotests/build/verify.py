@@ -57,6 +57,7 @@ def verify_signature(
     fingerprints: Sequence[str],
     *,
     env: Mapping[str, str] | None = None,
+    name: str | None = None,
 ) -> SignatureResult:
     """Check *signature* over *path*, accepting only keys in *fingerprints*.
 
@@ -65,10 +66,12 @@ def verify_signature(
     be said either way.
 
     :param env: environment for gpg (``GNUPGHOME`` picks the keyring).
+    :param name: what to call *path* in errors (a download is checked as ``NAME.part``).
     :raises BuildError: when the signature is bad, or good but made by a key
         that is not one of *fingerprints*.
     """
     environ = dict(os.environ if env is None else env)
+    shown = name or path.name
     if command.which("gpg", path=environ.get("PATH")) is None:
         return SignatureResult(False, "gpg is not installed")
     wanted = {f.upper() for f in fingerprints}
@@ -92,11 +95,11 @@ def verify_signature(
             if signer and result.returncode == 0:
                 return SignatureResult(True, f"good signature by {sorted(signer)[0]}")
             raise BuildError(
-                f"{path.name}: signature by key {fields[1]}, which is not a configured release key"
+                f"{shown}: signature by key {fields[1]}, which is not a configured release key"
             )
     if any(fields[0] == "BADSIG" for fields in status):
-        raise BuildError(f"{path.name}: BAD signature ({signature.name} does not match the file)")
+        raise BuildError(f"{shown}: BAD signature ({signature.name} does not match the file)")
     if any(fields[0] in ("ERRSIG", "NO_PUBKEY") for fields in status):
-        raise BuildError(f"{path.name}: signed by a key that is not a configured release key")
+        raise BuildError(f"{shown}: signed by a key that is not a configured release key")
     reason = (result.stderr.strip().splitlines() or ["no usable signature"])[-1]
-    raise BuildError(f"{path.name}: signature does not verify: {reason}")
+    raise BuildError(f"{shown}: signature does not verify: {reason}")

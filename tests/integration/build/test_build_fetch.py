@@ -115,7 +115,7 @@ def test_signature_that_does_not_verify(
     monkeypatch.setenv("GNUPGHOME", str(gpg_key.home))
     with pytest.raises(BuildError) as info:
         fetch_qemu("9.9.9", url=file_server.url)
-    assert str(info.value) == f"{NAME}.part: BAD signature ({NAME}.sig does not match the file)"
+    assert str(info.value) == f"{NAME}: BAD signature ({NAME}.sig does not match the file)"
     assert downloads(config_file) == []
 
 
