@@ -206,8 +206,12 @@ def open_args(path: str, fmt: str) -> list[str]:
     """Arguments (ending with the image) for a tool to open one image.
 
     ``-f FMT PATH`` for plain formats; the secret object, ``--image-opts``
-    and an options string for encrypted ones.
+    and an options string for encrypted ones. An empty *fmt* names no format
+    (a ``json:`` filename carries its own driver); the secret is defined in
+    case that filename refers to it.
     """
+    if not fmt:
+        return [*secret_object(), path]
     if fmt in ENCRYPTED_FORMATS:
         return [*secret_object(), "--image-opts", image_opts(path, fmt)]
     return ["-f", fmt, path]
@@ -238,7 +242,7 @@ def qemu_io_args(image: str, fmt: str | None, image_opts: bool, extra: Sequence[
     if image_opts:
         args += [*secret_object(), "--image-opts", *extra, image]
         return args
-    target = open_args(image, fmt or env.imgfmt)
+    target = open_args(image, env.imgfmt if fmt is None else fmt)
     return [*args, *target[:-1], *extra, target[-1]]
 
 
@@ -263,7 +267,7 @@ def qemu_io(
         )
     from iotests.lib.protocol import guest_view
 
-    with guest_view(image, fmt or case_env().imgfmt) as (target, target_fmt):
+    with guest_view(image, case_env().imgfmt if fmt is None else fmt) as (target, target_fmt):
         args = qemu_io_args(target, target_fmt, False, extra)
         return qemu_tool("qemu-io", [*cmd_args, *args], quiet=quiet)
 

@@ -62,3 +62,9 @@ def test_create_options_keep_sizes_exact_and_luks_fast() -> None:
     assert create_options("vpc") == "force_size=on"
     assert "iter-time=10" in create_options("luks")
     assert create_options("qcow2") == ""
+
+
+def test_empty_format_lets_the_filename_speak() -> None:
+    args = open_args('json:{"driver":"raw"}', "")
+    assert args[0] == "--object"
+    assert args[2:] == ['json:{"driver":"raw"}']
