@@ -98,7 +98,27 @@ def dirty_extents(mapping: Sequence[dict[str, Any]]) -> list[tuple[int, int]]:
     return extents
 
 
-class QemuNBD:
+class Endpoint:
+    """Where a client finds an export: a Unix socket or a loopback port, and a name."""
+
+    sock: str | None = None
+    port: int | None = None
+    export: str = ""
+
+    @property
+    def uri(self) -> str:
+        if self.sock is not None:
+            return unix_uri(self.sock, self.export)
+        assert self.port is not None
+        return tcp_uri(self.port, self.export)
+
+    def image_opts(self, *, bitmap: str | None = None, context: str | None = None) -> str:
+        return image_opts(
+            sock=self.sock, port=self.port, export=self.export, bitmap=bitmap, context=context
+        )
+
+
+class QemuNBD(Endpoint):
     """A ``qemu-nbd`` serving *image*, reaped when the ``with`` block ends.
 
     :param fmt: the image's format (``-f``); None lets qemu-nbd probe.
@@ -168,18 +188,6 @@ class QemuNBD:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-    @property
-    def uri(self) -> str:
-        if self.sock is not None:
-            return unix_uri(self.sock, self.export)
-        assert self.port is not None
-        return tcp_uri(self.port, self.export)
-
-    def image_opts(self, *, bitmap: str | None = None, context: str | None = None) -> str:
-        return image_opts(
-            sock=self.sock, port=self.port, export=self.export, bitmap=bitmap, context=context
-        )
 
     @property
     def pid(self) -> int | None:
@@ -256,7 +264,7 @@ class QemuNBD:
         return code
 
 
-class QMPExport:
+class QMPExport(Endpoint):
     """An NBD export of a node of a QMP server (``nbd-server-start`` + ``block-export-add``).
 
     Starts the server's NBD server on a Unix socket in SOCK_DIR (or TCP on
@@ -315,18 +323,6 @@ class QMPExport:
             with contextlib.suppress(Exception):
                 self.server.qmp("block-export-del", id=self.id, quiet=True)
                 self.server.event_wait("BLOCK_EXPORT_DELETED", {"id": self.id}, timeout=10.0)
-
-    @property
-    def uri(self) -> str:
-        if self.sock is not None:
-            return unix_uri(self.sock, self.export)
-        assert self.port is not None
-        return tcp_uri(self.port, self.export)
-
-    def image_opts(self, *, bitmap: str | None = None, context: str | None = None) -> str:
-        return image_opts(
-            sock=self.sock, port=self.port, export=self.export, bitmap=bitmap, context=context
-        )
 
 
 def start_nbd_server(
