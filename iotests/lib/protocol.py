@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from iotests.lib.env import case_env
 
@@ -29,9 +30,15 @@ def guest_view(image: str, fmt: str) -> Iterator[tuple[str, str]]:
         yield image, fmt
         return
     if proto == "nbd":
+        if image.startswith("json:") or not Path(image).is_file():
+            # A json: filename or option string already says how to reach the
+            # image; only a plain image file gets a server in front of it.
+            yield image, fmt
+            return
         from iotests.lib.nbd import QemuNBD
 
-        with QemuNBD(image, fmt) as server:
+        # Discards reach the image as a guest's would (qemu-nbd ignores them by default).
+        with QemuNBD(image, fmt or None, extra=["--discard=unmap"]) as server:
             yield server.uri, "raw"
         return
     from iotests.lib.output import notrun
