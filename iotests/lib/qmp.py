@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -141,6 +142,9 @@ class QMPServer:
         tb: TracebackType | None,
     ) -> None:
         self.shutdown()
+        if exc is not None and self.output().strip():
+            # The case is failing: what the server said is often the reason.
+            print(f"--- {self.name} output ---\n{self.output().rstrip()}", file=sys.stderr)
 
     def launch(self) -> None:
         """Start the server and wait (with a timeout) for its QMP greeting."""
