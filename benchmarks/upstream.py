@@ -73,8 +73,10 @@ def main() -> int:
     scratch = tempfile.mkdtemp(prefix="iotests_upstream_")
     env = {**os.environ, **_programs(), "TEST_DIR": scratch}
     selection = [f"-{args.format}", "-g", args.group, "-j", str(args.jobs), "-tap"]
-    results_dir = Path(args.results_dir or tempfile.mkdtemp(prefix="iotests-bench-"))
+    results_dir = Path(args.results_dir or tempfile.mkdtemp(prefix="iotests-bench-")).resolve()
+    results_dir.mkdir(parents=True, exist_ok=True)
     report = results_dir / "report.json"
+    report.unlink(missing_ok=True)
     ours_argv = [
         sys.executable,
         "-m",
@@ -96,7 +98,9 @@ def main() -> int:
         tables["upstream"] = verdicts.parse_check_output(output)
         print(f"round {round_no}: upstream check {seconds:7.1f}s", flush=True)
         # Not from the tree: ``-m iotests`` would import upstream's iotests.py there.
-        seconds, _ = _timed(ours_argv, results_dir, env)
+        seconds, output = _timed(ours_argv, results_dir, env)
+        if not report.is_file():
+            sys.exit(f"iotests check wrote no report; its output ended:\n{output[-2000:]}")
         times["ours"].append(seconds)
         tables["ours"] = verdicts.read_json_report(report)
         print(f"round {round_no}: iotests check  {seconds:7.1f}s", flush=True)
