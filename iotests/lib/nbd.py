@@ -24,7 +24,7 @@ from iotests.lib.env import case_env
 from iotests.lib.image import img_map
 from iotests.lib.output import log
 from iotests.lib.qmp import QMPServer
-from iotests.lib.tools import ToolResult, qemu_io
+from iotests.lib.tools import ToolResult, qemu_img, qemu_io
 
 LOOPBACK = "127.0.0.1"
 _counter = itertools.count()
@@ -403,3 +403,21 @@ def release_io(server: QMPServer, node: str) -> None:
         server.ok("block-export-del", quiet=True, id=export)
         server.event_wait("BLOCK_EXPORT_DELETED", {"id": export}, timeout=10.0)
         server.io_exports.discard(export)
+
+
+def copy_extents(
+    source: Endpoint, extents: Sequence[tuple[int, int]], target: str, target_fmt: str
+) -> None:
+    """Copy *extents* of an export into the same offsets of *target*, as a backup tool would.
+
+    Each extent is read over NBD through a raw offset/size window (so only
+    those bytes cross the wire) into a scratch file, then written into the
+    target image with qemu-io.
+    """
+    window = ",".join(source.image_opts().split(",")[1:])  # the export, without "driver=raw"
+    for start, length in extents:
+        piece = str(case_env().test_dir / f"extent-{start}-{length}.raw")
+        src = f"driver=raw,offset={start},size={length},{window}"
+        qemu_img("convert", "--image-opts", src, "-O", "raw", piece, quiet=True).require()
+        qemu_io(target, f"write -s {piece} {start} {length}", fmt=target_fmt, quiet=True)
+        Path(piece).unlink()
