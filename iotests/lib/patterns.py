@@ -73,15 +73,23 @@ def verify(
     *regions: Region,
     fmt: str | None = None,
     image_opts: bool = False,
+    extra: Sequence[str] = (),
     what: str | None = None,
 ) -> bool:
     """Read every region back with ``read -P`` and assert all match.
 
     Prints ``ok: <what>`` or ``FAIL: <what>`` plus qemu-io's complaint, so
     one wrong byte fails the case. Returns whether everything matched.
+
+    :param extra: more qemu-io options (``("-r",)`` for read-only formats).
     """
     result = qemu_io(
-        image, *io_commands("read", regions), fmt=fmt, image_opts=image_opts, quiet=True
+        image,
+        *io_commands("read", regions),
+        fmt=fmt,
+        image_opts=image_opts,
+        extra=extra,
+        quiet=True,
     )
     good = result.ok and "Pattern verification failed" not in result.output
     if not good:
