@@ -101,4 +101,19 @@ def upstream(session: nox.Session) -> None:
     session.run("iotests", "check", "--upstream", source, *options)
 
 
+@nox.session(name="upstream-verdicts")
+def upstream_verdicts(session: nox.Session) -> None:
+    """CI gate: -- TREE [--format qcow2 --group quick -j 2]: our verdicts must equal check's.
+
+    Runs the selection with the tree's own ./check and with ours on the same
+    binaries, prints both wall times and fails on any verdict difference.
+    With Debian's emulator (no qtest) many upstream tests fail under both
+    runners, so "nox -s upstream" alone cannot be a pass/fail gate there.
+    """
+    if not session.posargs or session.posargs[0].startswith("-"):
+        session.error("usage: nox -s upstream-verdicts -- TREE [--format F --group G -j N]")
+    _install(session)
+    session.run("python", "benchmarks/upstream.py", *session.posargs)
+
+
 # --- end upstream -------------------------------------------------------------------------------
