@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=int, default=2, help="parallel jobs (default: 2)")
     p.add_argument("--rounds", type=int, default=1, help="alternating rounds (default: 1)")
     p.add_argument("--results-dir", help="our results and timings (default: a temp dir)")
+    p.add_argument("--junit", metavar="FILE", help="also write our run's JUnit XML here")
     return p
 
 
@@ -76,7 +77,6 @@ def main() -> int:
     results_dir = Path(args.results_dir or tempfile.mkdtemp(prefix="iotests-bench-")).resolve()
     results_dir.mkdir(parents=True, exist_ok=True)
     report = results_dir / "report.json"
-    report.unlink(missing_ok=True)
     ours_argv = [
         sys.executable,
         "-m",
@@ -89,6 +89,7 @@ def main() -> int:
         str(results_dir),
         "--json",
         str(report),
+        *(["--junit", str(Path(args.junit).resolve())] if args.junit else []),
     ]
     times: dict[str, list[float]] = {"upstream": [], "ours": []}
     tables: dict[str, dict[str, str]] = {}
@@ -97,6 +98,7 @@ def main() -> int:
         times["upstream"].append(seconds)
         tables["upstream"] = verdicts.parse_check_output(output)
         print(f"round {round_no}: upstream check {seconds:7.1f}s", flush=True)
+        report.unlink(missing_ok=True)
         # Not from the tree: ``-m iotests`` would import upstream's iotests.py there.
         seconds, output = _timed(ours_argv, results_dir, env)
         if not report.is_file():
