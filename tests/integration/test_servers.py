@@ -17,7 +17,7 @@ from support.project import Project, needs_qemu
 
 from iotests import command
 from iotests.lib import env as lib_env
-from iotests.lib import nbd
+from iotests.lib import nbd, qmp
 
 pytestmark = [pytest.mark.qemu, needs_qemu]
 
@@ -141,3 +141,39 @@ def test_qemu_nbd_listens_on_loopback_only(tmp_path: Path, monkeypatch: pytest.M
         assert srv.port not in listening_ports()
     finally:
         lib_env.case_env.cache_clear()
+
+
+@pytest.fixture
+def case_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Run library code in-process as a case would, with scratch and socket dirs in tmp_path."""
+    monkeypatch.setenv("TEST_DIR", str(tmp_path))
+    monkeypatch.setenv("SOCK_DIR", str(tmp_path))
+    lib_env.case_env.cache_clear()
+    yield tmp_path
+    lib_env.case_env.cache_clear()
+
+
+@needs_tools
+def test_an_event_that_never_comes_times_out(case_dirs: Path) -> None:
+    with qmp.QMPServer("qsd", quiet=True) as server:
+        with pytest.raises(qmp.QMPTimeout, match="NO_SUCH_EVENT"):
+            server.event_wait("NO_SUCH_EVENT", timeout=0.3)
+        assert server.ok("query-jobs", quiet=True) == []
+
+
+@needs_tools
+def test_the_server_is_reaped_when_the_case_raises(case_dirs: Path) -> None:
+    server = qmp.QMPServer("qsd", quiet=True)
+    pids: list[int] = []
+
+    def failing_case() -> None:
+        with server:
+            assert server.pid is not None
+            pids.append(server.pid)
+            raise RuntimeError("the case fails")
+
+    with pytest.raises(RuntimeError, match="the case fails"):
+        failing_case()
+    assert pids
+    assert not alive(pids[0])
+    assert not Path(server.socket).exists()
