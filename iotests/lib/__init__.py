@@ -15,7 +15,7 @@ formats, so one golden file serves them all.
 """
 
 from iotests.lib import crypt, qcow2
-from iotests.lib.chain import backing_chain, create_chain, log_map, map_extents, snapshot
+from iotests.lib.chain import backing_chain, log_map, map_extents, snapshot
 from iotests.lib.env import CaseEnv, case_env
 from iotests.lib.image import (
     CheckResult,
@@ -104,7 +104,6 @@ __all__ = [
     "compare",
     "convert",
     "create",
-    "create_chain",
     "crypt",
     "dd",
     "dirty_extents",

@@ -1,44 +1,24 @@
-"""Backing chains and internal snapshots: build them, walk them, change them.
+"""Backing chains and internal snapshots: walk them, see which layer holds what.
 
-Snapshot and backing-chain cases repeat the same moves: stack overlays on a
-base, look at which layer holds each guest range, take and apply internal
-snapshots. (commit, rebase and amend wrappers live in :mod:`iotests.lib.image`.)
+Snapshot and backing-chain cases repeat the same moves: list a chain, look at
+which layer holds each guest range, take and apply internal snapshots
+(commit, rebase and amend wrappers live in :mod:`iotests.lib.image`).
 What QEMU prints is passed through, so a golden records what the user would
 see, plus ``[qemu-img exit code N]`` when a step is refused.
 """
 
 from __future__ import annotations
 
-import itertools
-import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from iotests.lib.env import case_env
-from iotests.lib.image import create, img_info, test_image
+from iotests.lib.image import img_info, img_map
+from iotests.lib.output import log
 from iotests.lib.tools import image_opts, qemu_img
 
-
-def create_chain(
-    names: Sequence[str],
-    size: str | int,
-    *,
-    fmt: str | None = None,
-    relative: bool = False,
-    quiet: bool = False,
-) -> list[str]:
-    """Create ``names[0]`` and stack each following image on the previous one.
-
-    Returns the image paths, base first. With *relative* each overlay names
-    its backing file by its bare file name (resolved against the overlay's
-    own directory), which is what a user moving a chain around relies on.
-    """
-    paths = [test_image(n) for n in names]
-    create(paths[0], size, fmt=fmt, quiet=quiet)
-    for below, path in itertools.pairwise(paths):
-        backing = os.path.basename(below) if relative else below
-        create(path, None, fmt=fmt, backing=backing, backing_fmt=fmt, quiet=quiet)
-    return paths
+#: One merged ``qemu-img map`` extent: (start, length, data, zero, depth).
+Extent = tuple[int, int, bool, bool, int]
 
 
 def backing_chain(path: str, *, fmt: str | None = None) -> list[dict[str, Any]]:
@@ -61,7 +41,7 @@ def snapshot(
     return result.ok
 
 
-def map_extents(path: str, *, fmt: str | None = None) -> list[tuple[int, int, bool, bool, int]]:
+def map_extents(path: str, *, fmt: str | None = None) -> list[Extent]:
     """``qemu-img map`` as ``(start, length, data, zero, depth)``, host offsets left out.
 
     Host offsets depend on allocation order; what a user relies on is which
@@ -69,10 +49,13 @@ def map_extents(path: str, *, fmt: str | None = None) -> list[tuple[int, int, bo
     Adjacent extents that agree are merged, so the result does not depend on
     how QEMU happened to split its answer.
     """
-    from iotests.lib.image import img_map
+    return merge_extents(img_map(path, fmt=fmt))
 
-    merged: list[tuple[int, int, bool, bool, int]] = []
-    for e in img_map(path, fmt=fmt):
+
+def merge_extents(entries: Iterable[Mapping[str, Any]]) -> list[Extent]:
+    """``qemu-img map --output=json`` entries as merged ``(start, length, data, zero, depth)``."""
+    merged: list[Extent] = []
+    for e in entries:
         item = (
             int(e["start"]),
             int(e["length"]),
@@ -87,10 +70,8 @@ def map_extents(path: str, *, fmt: str | None = None) -> list[tuple[int, int, bo
     return merged
 
 
-def log_map(path: str, *, fmt: str | None = None) -> list[tuple[int, int, bool, bool, int]]:
+def log_map(path: str, *, fmt: str | None = None) -> list[Extent]:
     """Print :func:`map_extents` one extent a line and return it."""
-    from iotests.lib.output import log
-
     extents = map_extents(path, fmt=fmt)
     for start, length, data, zero, depth in extents:
         log(f"map: {start:#x}+{length:#x} data={data} zero={zero} depth={depth}")
