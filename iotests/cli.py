@@ -241,6 +241,10 @@ def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
         not_run = upstream.not_run
     if not args.tap:
         print(f"binaries: {ctx.binaries.origin}", flush=True)
+        versions = sorted(set(ctx.probe.versions.values()))
+        if len(versions) > 1:
+            detail = ", ".join(f"{r} {v}" for r, v in sorted(ctx.probe.versions.items()))
+            print(f"warning: the binaries are of different QEMU versions: {detail}", flush=True)
     if args.dry_run:
         for case in ctx.cases:
             reason = not_run(case, settings, ctx.probe)

@@ -18,7 +18,8 @@ from iotests import command
 from iotests.env.binaries import Binaries
 from iotests.errors import CommandError
 
-_VERSION = re.compile(r"version (\d+\.\d+\.\d+)")
+# "qemu-img version 7.2.22 (...)", but "qemu-nbd 7.2.22 (...)": no "version".
+_VERSION = re.compile(r"^\S.*?\b(\d+\.\d+\.\d+)", re.M)
 _FORMATS = re.compile(r"^Supported formats:(.*)$", re.M)
 
 

@@ -26,7 +26,7 @@ _QMP_TIMESTAMP_OUT = '"timestamp": {"seconds": "SECS", "microseconds": "USECS"}'
 
 # "qemu-img version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)" and the like.
 _VERSION = re.compile(
-    r"(?P<tool>qemu-[a-z-]+|QEMU emulator|QEMU|qemu-storage-daemon) version "
+    r"(?P<tool>qemu-[a-z-]+|QEMU emulator|QEMU|qemu-storage-daemon)(?: version)? "
     r"\d+\.\d+\.\d+[^\s]*(?: \([^)]*\))?"
 )
 

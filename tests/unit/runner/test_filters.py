@@ -78,3 +78,7 @@ def test_standard_chain() -> None:
     assert f(text) == (
         "read 1/1 bytes at offset 0\n1 bytes, 1 ops; XX:XX:XX.X (XXX YYY/sec and XXX ops/sec)\nTEST_DIR/t.img"
     )
+
+
+def test_version_without_the_word() -> None:
+    assert filters.versions("qemu-nbd 7.2.22 (Debian 1:7.2+dfsg-7)") == "qemu-nbd version X.Y.Z"
