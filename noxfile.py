@@ -117,3 +117,186 @@ def upstream_verdicts(session: nox.Session) -> None:
 
 
 # --- end upstream -------------------------------------------------------------------------------
+
+
+# --- build flavours: asan, coverage, release (issue 4) -------------------------------------------
+# Builds go through the invoke tasks in tasks.py (cached: a second run builds nothing); the
+# suite runs through the same runner as every other session, pointed at the build tree.
+
+import contextlib  # noqa: E402 - kept inside this block so it stays self-contained
+
+BUILD_RESULTS = "results"
+
+
+def _build(session: nox.Session, profile: str, source: str | None = None) -> str:
+    """Build *profile* (a no-op when cached) and return its build tree."""
+    chosen = ["--profile", profile, *(["--source", source] if source else [])]
+    session.run("invoke", "build-qemu", *chosen)
+    printed = session.run("invoke", "build-dir", *chosen, silent=True)
+    return str(printed).strip().splitlines()[-1]
+
+
+def _sanitizer_env(log_dir: str) -> dict[str, str]:
+    # Halt at the first error; ASan/LSan reports also go to files in log_dir (UBSan in a
+    # combined runtime keeps to stderr, where the runner sees it in the case's output).
+    return {
+        "ASAN_OPTIONS": f"halt_on_error=1:abort_on_error=0:detect_leaks=1:log_path={log_dir}/asan",
+        "UBSAN_OPTIONS": f"halt_on_error=1:print_stacktrace=1:log_path={log_dir}/ubsan",
+    }
+
+
+def _suite(
+    session: nox.Session, name: str, out: str, *args: str, env: dict[str, str] | None = None
+) -> bool:
+    """Run the runner once with JSON and JUnit reports under *out*; True when it passed."""
+    try:
+        session.run(
+            "iotests",
+            "run",
+            *args,
+            "--results-dir",
+            f"{out}/{name}",
+            "--json",
+            f"{out}/{name}.json",
+            "--junit",
+            f"{out}/junit-{name}.xml",
+            env=env,
+        )
+    except nox.command.CommandFailed:
+        return False
+    return True
+
+
+def _fresh_dir(path: str) -> str:
+    """Empty *path* and return it absolute: cases run elsewhere, and log_path must hold."""
+    import shutil
+    from pathlib import Path
+
+    shutil.rmtree(path, ignore_errors=True)
+    Path(path).mkdir(parents=True)
+    return str(Path(path).resolve())
+
+
+@nox.session
+def asan(session: nox.Session) -> None:
+    """Build the ASan+UBSan profile if needed; run qcow2 and raw on it; any report fails."""
+    _install(session)
+    tree = _build(session, "asan")
+    out = _fresh_dir(f"{BUILD_RESULTS}/asan")
+    logs = _fresh_dir(f"{out}/sanitizer-logs")
+    env = _sanitizer_env(logs)
+    failed = [
+        fmt
+        for fmt in ("qcow2", "raw")
+        if not _suite(session, fmt, out, "-f", fmt, "--build-dir", tree, *session.posargs, env=env)
+    ]
+    session.run("invoke", "sanitizer-scan", logs)
+    if failed:
+        session.error(f"failures on the asan build in: {', '.join(failed)} (see {out})")
+
+
+@nox.session
+def coverage(session: nox.Session) -> None:
+    """Build the gcov profile, reset its counters, run the suite, report with gcovr."""
+    _install(session)
+    session.install("gcovr")
+    tree = _build(session, "gcov")
+    out = _fresh_dir(f"{BUILD_RESULTS}/coverage")
+    session.run("invoke", "coverage", "--build-dir", tree, "--reset")
+    failed = [
+        fmt
+        for fmt in ("qcow2", "raw")
+        if not _suite(session, fmt, out, "-f", fmt, "--build-dir", tree, *session.posargs)
+    ]
+    session.run("invoke", "coverage", "--build-dir", tree, "--out", f"{out}/html")
+    if failed:
+        session.error(f"suite failures on the gcov build in: {', '.join(failed)}")
+
+
+def _supported_formats(session: nox.Session, tree: str) -> list[str]:
+    """The FORMATS this build's qemu-img lists as supported."""
+    text = str(session.run(f"{tree}/qemu-img", "--help", silent=True, external=True))
+    listed = set()
+    for line in text.splitlines():
+        if line.startswith("Supported formats:"):
+            listed.update(line.split(":", 1)[1].split())
+    return [fmt for fmt in FORMATS if fmt in listed]
+
+
+@nox.session
+def release(session: nox.Session) -> None:
+    """Fetch, verify and build a release; run the auto group on it; one report: -- X.Y.Z."""
+    import shutil
+    from pathlib import Path
+
+    if not session.posargs or session.posargs[0].startswith("-"):
+        session.error("usage: nox -s release -- X.Y.Z [runner options]")
+    version, *extra = session.posargs
+    _install(session)
+    out = _fresh_dir(f"{BUILD_RESULTS}/release-{version}")
+    session.run("invoke", "fetch-qemu", "--version", version)
+    trees = {profile: _build(session, profile, version) for profile in ("tools", "system", "asan")}
+    manifests = _fresh_dir(f"{out}/manifests")
+    for profile, tree in trees.items():
+        shutil.copy(Path(tree).parent / "manifest.json", f"{manifests}/{profile}.json")
+    failed: list[str] = []
+    for fmt in _supported_formats(session, trees["system"]):
+        if not _suite(
+            session, fmt, out, "-g", "auto", "-f", fmt, "--build-dir", trees["system"], *extra
+        ):
+            failed.append(fmt)
+    if Path(trees["system"], "qemu-nbd").exists() and not _suite(
+        session,
+        "raw-nbd",
+        out,
+        "-g",
+        "auto",
+        "-f",
+        "raw",
+        "-p",
+        "nbd",
+        "--build-dir",
+        trees["system"],
+        *extra,
+    ):
+        failed.append("raw over nbd")
+    logs = _fresh_dir(f"{out}/sanitizer-logs")
+    for fmt in ("qcow2", "raw"):
+        if not _suite(
+            session,
+            f"asan-{fmt}",
+            out,
+            "-g",
+            "auto",
+            "-f",
+            fmt,
+            "--build-dir",
+            trees["asan"],
+            *extra,
+            env=_sanitizer_env(logs),
+        ):
+            failed.append(f"{fmt} on asan")
+    try:
+        session.run("invoke", "sanitizer-scan", logs)
+    except nox.command.CommandFailed:
+        failed.append("sanitizer reports")
+    reports = sorted(str(p) for p in Path(out).glob("*.json"))
+    # Its exit status says "something failed", which `failed` already knows.
+    with contextlib.suppress(nox.command.CommandFailed):
+        session.run(
+            "iotests",
+            "report",
+            *reports,
+            "--html",
+            f"{out}/html",
+            "--markdown",
+            f"{out}/report.md",
+            "--junit",
+            f"{out}/junit-all.xml",
+        )
+    session.log(f"report: {out}/report.md and {out}/html/index.html")
+    if failed:
+        session.error(f"release {version}: failures in {', '.join(failed)}")
+
+
+# --- end build flavours --------------------------------------------------------------------------
