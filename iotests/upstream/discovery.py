@@ -44,28 +44,40 @@ class UpstreamCase(Case):
 
 
 #: Runs a test from its own directory (bash tests source ``./common.rc``), then
-#: gives the processes the test stopped up to 2 s to finish exiting. Upstream
-#: tests often ``kill`` a daemon without waiting for it (common.nbd's
-#: nbd_server_stop); our runner fails a test whose processes are still alive
-#: when it ends, which upstream's check never does. A daemon that is really
-#: left behind still fails. The test's processes carry the runner's token; the
-#: wrapper's own /proc entry does too, so it is the one match to ignore (its
-#: children get the token unset, and grep alone runs while /proc is read).
+#: cleans up after it the way our runner expects, without changing a verdict:
+#:
+#: - it gives the processes the test stopped up to 2 s to finish exiting.
+#:   Upstream tests often ``kill`` a daemon without waiting (common.nbd's
+#:   nbd_server_stop); our runner fails a test whose processes are still alive
+#:   when it ends, which upstream's check never does. A daemon that is really
+#:   left behind still fails. The test's processes carry the runner's token;
+#:   the wrapper's own /proc entry does too, so it is the one match to ignore
+#:   (its children get the token unset, and grep alone runs while /proc is read);
+#: - it lazily unmounts what the test left mounted below TEST_DIR: 108 kills
+#:   its FUSE-exporting storage daemon and needs ``fusermount`` (often not
+#:   installed) to unmount; a stale mount would break the scratch clean-up.
 LAUNCHER = f"""
 tok=${{{reaper.TOKEN_VARIABLE}:-}}
 cd "$1" || exit 126
 shift
 "$@"
 rc=$?
-[ -n "$tok" ] || exit "$rc"
 unset {reaper.TOKEN_VARIABLE}
 i=0
-while [ "$i" -lt 100 ]; do
+while [ -n "$tok" ] && [ "$i" -lt 100 ]; do
     left=$(LC_ALL=C grep -lsxzF "{reaper.TOKEN_VARIABLE}=$tok" /proc/[0-9]*/environ)
     case $left in "" | "/proc/$$/environ") break ;; esac
     sleep 0.02
     i=$((i + 1))
 done
+if [ -n "${{TEST_DIR:-}}" ]; then
+    while read -r _ mountpoint _; do
+        case $mountpoint in
+        "$TEST_DIR"/*) umount -l "$mountpoint" 2>/dev/null ||
+            fusermount3 -uz "$mountpoint" 2>/dev/null || fusermount -uz "$mountpoint" 2>/dev/null ;;
+        esac
+    done </proc/self/mounts
+fi
 exit "$rc"
 """
 

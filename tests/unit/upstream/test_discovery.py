@@ -94,3 +94,15 @@ def test_launcher_keeps_exit_code_and_waits_for_exiting_children(tree: Path) -> 
     assert result.output.strip() == str(tree)
     assert time.monotonic() - start >= 0.4
     assert reaper.find("launcher-test-token") == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+def test_launcher_unmounts_what_a_test_left_mounted(tree: Path, tmp_path: Path) -> None:
+    script = tree / "007"
+    script.write_text('#!/bin/sh\nmkdir "$TEST_DIR/m" && mount -t tmpfs none "$TEST_DIR/m"\n')
+    script.chmod(0o755)
+    (tree / "007.out").write_text("")
+    case = {c.name: c for c in discovery.discover(tree)}["007"]
+    env = {"PATH": os.environ["PATH"], "TEST_DIR": str(tmp_path)}
+    assert command.run(case.command(), env=env, check=False).returncode == 0
+    assert str(tmp_path / "m") not in Path("/proc/self/mounts").read_text()
