@@ -44,3 +44,32 @@ def test_cloop_blocks_decompress_to_the_data() -> None:
 def test_cloop_rejects_odd_block_sizes() -> None:
     with pytest.raises(ValueError, match="multiple of 512"):
         cloop_image(b"x", 1000)
+
+
+def test_dmg_trailer_plist_and_mish() -> None:
+    import base64
+    import re
+
+    from iotests.lib.craft import DMG_RAW, DMG_ZEROES, DMG_ZLIB, dmg_image
+
+    raw, packed = b"\xd0" * 1024, b"\xd1" * 2048
+    image = dmg_image([(DMG_RAW, raw), (DMG_ZEROES, 8), (DMG_ZLIB, packed)])
+    koly = image[-512:]
+    assert koly[:4] == b"koly"
+    xml_offset, xml_length = struct.unpack_from(">QQ", koly, 0xD8)
+    assert struct.unpack_from(">Q", koly, 0x1EC)[0] == 2 + 8 + 4
+    plist = image[xml_offset : xml_offset + xml_length]
+    found = re.search(rb"<data>(.*)</data>", plist)
+    assert found is not None
+    mish = base64.b64decode(found.group(1))
+    assert mish[:4] == b"mish"
+    entries = [struct.unpack_from(">IIQQQQ", mish, 204 + 40 * i) for i in range(4)]
+    assert [(e[0], e[2], e[3]) for e in entries[:3]] == [
+        (DMG_RAW, 0, 2),
+        (DMG_ZEROES, 2, 8),
+        (DMG_ZLIB, 10, 4),
+    ]
+    assert image[: len(raw)] == raw
+    z = entries[2]
+    assert zlib.decompress(image[z[4] : z[4] + z[5]]) == packed
+    assert entries[3][0] == 0xFFFFFFFF
