@@ -150,3 +150,26 @@ def test_two_builds_of_one_key_take_turns(tarball: Path, fake_config: Path, tmp_
     assert verdicts == ["BUILT", "NOOP"]
     assert any("waiting for another build" in out for out in outputs)
     assert counter.read_text().count("configure") == 1
+
+
+def test_source_tree_is_built_out_of_tree_and_left_alone(fake_config: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "checkout"
+    tree.mkdir()
+    (tree / "configure").write_bytes(CONFIGURE)
+    (tree / "configure").chmod(0o755)
+    (tree / "VERSION").write_text("9.9.50\n")
+    before = sorted((p.relative_to(tree), p.stat().st_mtime_ns) for p in tree.rglob("*"))
+    first = build_qemu(source=str(tree), profile="mini", check_deps=False)
+    assert not first.no_op
+    assert first.manifest.version == "9.9.50"
+    assert first.manifest.source == {
+        "kind": "tree",
+        "spec": str(tree.resolve()),
+        "identity": {"kind": "tree", "path": str(tree.resolve())},
+    }
+    # A working tree can change under the same identity: ninja decides what to redo.
+    again = build_qemu(source=str(tree), profile="mini", check_deps=False)
+    assert not again.no_op
+    assert again.entry == first.entry
+    after = sorted((p.relative_to(tree), p.stat().st_mtime_ns) for p in tree.rglob("*"))
+    assert after == before
