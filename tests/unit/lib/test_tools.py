@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from iotests.lib.tools import (
     SECRET_ID,
@@ -68,3 +71,28 @@ def test_empty_format_lets_the_filename_speak() -> None:
     args = open_args('json:{"driver":"raw"}', "")
     assert args[0] == "--object"
     assert args[2:] == ['json:{"driver":"raw"}']
+
+
+def test_missing_module_notices_are_dropped(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from iotests import command
+    from iotests.lib.env import case_env
+    from iotests.lib.tools import qemu_img
+
+    notice = (
+        "qemu: module block-block-dmg-bz2 not found, "
+        "do you want to install qemu-block-extra package?\n"
+    )
+
+    def fake(argv: list[str], **_: object) -> command.Completed:
+        return command.Completed(tuple(argv), 0, notice + '{"virtual-size": 1}\n', "")
+
+    monkeypatch.setattr(command, "runner", fake)
+    monkeypatch.setenv("QEMU_IMG_PROG", "/bin/qemu-img")
+    monkeypatch.setenv("TEST_DIR", str(tmp_path))
+    case_env.cache_clear()
+    try:
+        assert qemu_img("info", quiet=True).output == '{"virtual-size": 1}\n'
+    finally:
+        case_env.cache_clear()
