@@ -250,6 +250,15 @@ def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
             reason = not_run(case, settings, ctx.probe)
             print(f"{case.name}  {'would run' if reason is None else 'not run: ' + reason}")
         return ExitCode.OK
+    from iotests.runner import reaper
+
+    stale = reaper.kill_orphans()
+    if stale:
+        names = ", ".join(f"{p.name} (pid {p.pid})" for p in stale)
+        print(
+            f"killed {len(stale)} processes left by an earlier run that died: {names}",
+            file=sys.stderr,
+        )
     settings.results_dir.mkdir(parents=True, exist_ok=True)
     ctx.probe.save(settings.results_dir / settings.combo / "probe.json")
     env = ctx.binaries.env()

@@ -138,6 +138,7 @@ def _base_environment(environ: Mapping[str, str], token: str, dirs: CaseDirs) ->
     base = {k: v for k, v in environ.items() if k in _PASS_THROUGH}
     base.update({k: v for k, v in environ.items() if k.startswith(("QEMU_", "QSD_", "IOTESTS_"))})
     base[reaper.TOKEN_VARIABLE] = token
+    base[reaper.RUNNER_VARIABLE] = str(os.getpid())
     for variable, stem in SANITIZER_VARIABLES.items():
         value = environ.get(variable)
         if value is not None:

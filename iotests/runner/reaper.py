@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TOKEN_VARIABLE = "IOTESTS_TOKEN"
+#: The pid of the runner that started a case, so orphans of a runner that
+#: died without cleaning up (SIGKILL, a crash, a lost machine) can be told
+#: from processes of a run still going on.
+RUNNER_VARIABLE = "IOTESTS_RUNNER_PID"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,41 @@ def find(token: str, proc: Path = Path("/proc")) -> list[Leftover]:
             if _is_zombie(pid):
                 continue
             found.append(Leftover(pid, _comm(pid)))
+    return found
+
+
+def _environ_value(environ: bytes, name: str) -> str | None:
+    prefix = name.encode() + b"="
+    for item in environ.split(b"\0"):
+        if item.startswith(prefix):
+            return item[len(prefix) :].decode(errors="replace")
+    return None
+
+
+def orphans(proc: Path = Path("/proc")) -> list[Leftover]:
+    """Processes started by cases of a runner that no longer exists."""
+    found: list[Leftover] = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        runner = _environ_value(environ, RUNNER_VARIABLE)
+        if runner is None or _environ_value(environ, TOKEN_VARIABLE) is None:
+            continue
+        if runner.isdigit() and not Path(proc, runner).exists() and not _is_zombie(int(entry.name)):
+            found.append(Leftover(int(entry.name), _comm(int(entry.name))))
+    return found
+
+
+def kill_orphans() -> list[Leftover]:
+    """Kill what cases of dead runners left behind; return what was found."""
+    found = orphans()
+    for item in found:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(item.pid, signal.SIGKILL)
     return found
 
 

@@ -271,3 +271,29 @@ def test_misalign_reaches_qemu_io(project: Project) -> None:
     )
     result = project.run("run", "-f", "qcow2", "--misalign", "016", "017")
     assert result.returncode == ExitCode.OK, result.stdout
+
+
+def test_orphans_of_a_dead_runner_are_reaped(project: Project) -> None:
+    """A runner killed with SIGKILL cannot clean up; the next run does."""
+    project.case("018", "# group: quick", NBD_DAEMON.format(tail="time.sleep(600)"), "served\n")
+    proc = command.spawn(project.argv("run", "-f", "raw"), cwd=project.root, stderr=command.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(
+        "qemu-nbd" in c for c in qemu_processes_under(project.root)
+    ):
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    proc.close()
+    assert any("qemu-nbd" in c for c in qemu_processes_under(project.root)), (
+        "the daemon outlived its runner"
+    )
+    (project.expected / "019.out").write_text("")
+    (project.cases / "019").write_text("#!/bin/sh\n")
+    (project.cases / "019").chmod(0o755)
+    result = project.run("run", "-f", "raw", "019")
+    assert "processes left by an earlier run that died" in result.stderr
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and qemu_processes_under(project.root):
+        time.sleep(0.1)
+    assert qemu_processes_under(project.root) == []
