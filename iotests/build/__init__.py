@@ -15,4 +15,5 @@ One concern per module, in the order a build flows::
     sanitizers  finding ASan/UBSan/LSan reports in output
     coverage    gcovr reports for gcov builds
     report      merging run reports: Markdown, HTML, JUnit, baseline diff
+    actions     the tasks as functions (tasks.py, noxfile.py and benchmarks call these)
 """
