@@ -22,6 +22,8 @@ class FileServer:
     files: dict[str, bytes] = field(default_factory=dict)
     #: Paths whose next full (non-Range) GET sends only half the body, then hangs up.
     truncate_once: set[str] = field(default_factory=set)
+    #: Paths whose next request is answered with this HTTP status instead.
+    fail_once: dict[str, int] = field(default_factory=dict)
     #: (path, Range header or None, status) per request, in order.
     log: list[tuple[str, str | None, int]] = field(default_factory=list)
 
@@ -34,6 +36,11 @@ def handler(state: FileServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             data = state.files.get(self.path)
             wanted = self.headers.get("Range")
+            if self.path in state.fail_once:
+                status = state.fail_once.pop(self.path)
+                state.log.append((self.path, wanted, status))
+                self.send_error(status)
+                return
             if data is None:
                 state.log.append((self.path, wanted, 404))
                 self.send_error(404)

@@ -144,3 +144,12 @@ def test_path_traversal_tarball_is_refused(file_server: FileServer, config_file:
     assert list((cache / "sources").iterdir()) == []
     assert not (cache / "escaped").exists()
     assert not (cache / "builds").exists()
+
+
+def test_server_error_is_retried(file_server: FileServer, config_file: Path) -> None:
+    file_server.files["/" + NAME] = TARBALL
+    file_server.fail_once["/" + NAME] = 503
+    configure(config_file, sha=hashlib.sha256(TARBALL).hexdigest())
+    assert fetch_qemu("9.9.9", url=file_server.url).read_bytes() == TARBALL
+    statuses = [status for path, _, status in file_server.log if path == "/" + NAME]
+    assert statuses == [503, 200]
