@@ -68,3 +68,9 @@ def test_differences_and_tally() -> None:
         verdicts.Difference("004", None, "fail"),
     ]
     assert verdicts.tally(upstream) == {"pass": 1, "fail": 1, "not run": 1}
+
+
+def test_known_qemu_flake_is_recognised() -> None:
+    evidence = "qemu-img: /tmp/t.luks: Unable to get accurate CPU usage\n"
+    assert verdicts.flake_in(evidence) == "Unable to get accurate CPU usage"
+    assert verdicts.flake_in("output differs from 188.out") is None
