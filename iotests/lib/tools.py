@@ -30,7 +30,7 @@ ENCRYPTED_FORMATS = frozenset({"luks"})
 #: QEMU 7.2's PBKDF benchmark fails at random on fast hosts with this message
 #: (its CPU clock is too coarse for the first round); creating again works.
 _PBKDF_FLAKE = "Unable to get accurate CPU usage"
-_PBKDF_RETRIES = 5
+_PBKDF_RETRIES = 20
 #: Debian's QEMU 7.2 asks for optional modules its packages do not ship (the
 #: dmg driver loads dmg-bz2 and dmg-lzfse on every open) and says so on
 #: stderr; the line is about the installation, not the behaviour under test.
