@@ -63,6 +63,19 @@ def _timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]
     return time.monotonic() - start, result.output
 
 
+def _unmount_below(directory: Path) -> None:
+    """Lazily unmount what upstream's tests left mounted in their scratch directory.
+
+    108 kills its FUSE-exporting storage daemon and needs fusermount to
+    unmount; without it upstream's check leaves a dead mount behind.
+    """
+    prefix = f"{directory}/"
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        mountpoint = line.split()[1]
+        if mountpoint.startswith(prefix):
+            command.run(["umount", "-l", mountpoint], check=False)
+
+
 def _evidence(directory: Path, stem: str) -> str:
     """What a test left to explain its verdict: upstream's .notrun/.out.bad, our output."""
     texts = []
@@ -108,6 +121,7 @@ def main() -> int:
         scratch = tempfile.mkdtemp(prefix="iotests_upstream_")
         env = {**os.environ, **programs, "TEST_DIR": scratch}
         seconds, output = _timed(["./check", *selection], tree, env)
+        _unmount_below(Path(scratch))
         (results_dir / f"upstream-round-{round_no}.txt").write_text(output)
         times["upstream"].append(seconds)
         tables["upstream"] = verdicts.parse_check_output(output)
