@@ -142,14 +142,13 @@ def step_config(args: argparse.Namespace) -> Context:
 
 def step_binaries(ctx: Context) -> Context:
     build_dir = _pick(ctx.args, ctx.config, "build_dir")
-    if build_dir is None and getattr(ctx.args, "upstream", None):
+    use_cache = ctx.environ.get("IOTESTS_NO_CACHED_BUILD", "") in ("", "0")
+    if build_dir is None and use_cache and getattr(ctx.args, "upstream", None):
         from iotests.upstream import mode
 
         build_dir = mode.cached_build_for(Path(ctx.args.upstream), ctx.environ)
     ctx.binaries = binaries_mod.resolve(
-        Path(build_dir) if build_dir else None,
-        ctx.environ,
-        use_cache=ctx.environ.get("IOTESTS_NO_CACHED_BUILD", "") in ("", "0"),
+        Path(build_dir) if build_dir else None, ctx.environ, use_cache=use_cache
     )
     if not ctx.binaries.found():
         raise BinaryNotFoundError(
