@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from iotests import command
-from iotests.build.actions import build_qemu
+from iotests.build.actions import build_qemu, find_build
 from iotests.build.cache import Cache
 from iotests.errors import BuildError
 
@@ -173,3 +173,14 @@ def test_source_tree_is_built_out_of_tree_and_left_alone(fake_config: Path, tmp_
     assert again.entry == first.entry
     after = sorted((p.relative_to(tree), p.stat().st_mtime_ns) for p in tree.rglob("*"))
     assert after == before
+
+
+def test_build_dir_finds_only_what_was_built(tarball: Path, fake_config: Path) -> None:
+    with pytest.raises(BuildError, match=r"no cached mini build of .*: run invoke build-qemu"):
+        find_build(source=str(tarball), profile="mini")
+    built = build_qemu(source=str(tarball), profile="mini", check_deps=False)
+    assert find_build(source=str(tarball), profile="mini") == built.entry.tree
+    printed = command.run(
+        ["invoke", "build-dir", "--source", str(tarball), "--profile", "mini"], cwd=REPO
+    )
+    assert printed.stdout.strip() == str(built.entry.tree)
