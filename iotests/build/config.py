@@ -21,12 +21,12 @@ from typing import Any
 import yaml
 
 from iotests.build.profiles import Profile, VersionedOptions, parse_version
+from iotests.config import find_config, read_yaml
 from iotests.errors import ConfigError
 
 CONFIG_ENV = "IOTESTS_CONFIG"
 #: Overrides build.cache_dir (environment over config file, as everywhere).
 CACHE_ENV = "IOTESTS_CACHE_DIR"
-DEFAULT_CONFIG_NAME = "iotests.yaml"
 PACKAGED = "iotests/build/defaults.yaml (packaged)"
 
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
@@ -69,45 +69,24 @@ class BuildConfig:
             ) from None
 
 
-def find_config_file(
-    explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
-) -> Path | None:
-    """The config file to read, or None for packaged defaults only.
-
-    :raises ConfigError: when an explicitly named file does not exist.
-    """
-    environ = os.environ if env is None else env
-    named = explicit if explicit is not None else environ.get(CONFIG_ENV) or None
-    if named is not None:
-        path = Path(named)
-        if not path.is_file():
-            origin = "--config" if explicit is not None else CONFIG_ENV
-            raise ConfigError(str(path), "(file)", f"config file named by {origin} does not exist")
-        return path
-    default = Path(DEFAULT_CONFIG_NAME)
-    return default if default.is_file() else None
-
-
 def load_build_config(
     explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
 ) -> BuildConfig:
     """Read and validate the build settings (see the module docstring for which file).
 
-    :raises ConfigError: for an unreadable file or any invalid key.
+    The file is found and parsed by :mod:`iotests.config`, as the runner's
+    section is, so both halves agree on which file is "the config".
+
+    :raises ConfigError: for a missing or unreadable file, or any invalid key.
     """
-    defaults = _read_yaml(
-        resources.files("iotests.build").joinpath("defaults.yaml").read_text(), PACKAGED
-    )
-    merged: dict[str, Any] = dict(_section(defaults, PACKAGED))
+    environ = os.environ if env is None else env
+    packaged = resources.files("iotests.build").joinpath("defaults.yaml").read_text()
+    merged: dict[str, Any] = dict(_section(yaml.safe_load(packaged), PACKAGED))
     source = PACKAGED
-    path = find_config_file(explicit, env)
+    path = find_config(str(explicit) if explicit is not None else None, environ, Path.cwd())
     if path is not None:
         source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(source, "(file)", f"cannot read: {exc.strerror}") from exc
-        user = _section(_read_yaml(text, source), source)
+        user = _section(read_yaml(path), source)
         profiles = dict(merged["profiles"])
         user_profiles = user.get("profiles", {})
         if not isinstance(user_profiles, dict):
@@ -115,19 +94,21 @@ def load_build_config(
         profiles.update(user_profiles)
         merged.update(user)
         merged["profiles"] = profiles
-    environ = os.environ if env is None else env
     if environ.get(CACHE_ENV):
         merged["cache_dir"] = environ[CACHE_ENV]
     return _validate(merged, source)
 
 
-def _read_yaml(text: str, source: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(file)"
-        raise ConfigError(source, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+def _reject_unknown(
+    mapping: Mapping[str, Any], allowed: set[str], source: str, prefix: str
+) -> None:
+    unknown = sorted(set(mapping) - allowed)
+    if unknown:
+        raise ConfigError(
+            source,
+            f"{prefix}.{unknown[0]}",
+            f"unknown key (expected one of: {', '.join(sorted(allowed))})",
+        )
 
 
 def _section(document: Any, source: str) -> Mapping[str, Any]:
@@ -140,13 +121,7 @@ def _section(document: Any, source: str) -> Mapping[str, Any]:
         return {}
     if not isinstance(section, dict):
         raise ConfigError(source, "build", "expected a mapping")
-    unknown = sorted(set(section) - _TOP_KEYS)
-    if unknown:
-        raise ConfigError(
-            source,
-            f"build.{unknown[0]}",
-            f"unknown key (expected one of: {', '.join(sorted(_TOP_KEYS))})",
-        )
+    _reject_unknown(section, _TOP_KEYS, source, "build")
     return section
 
 
@@ -224,13 +199,7 @@ def _profile(name: str, body: Any, source: str, known_needs: frozenset[str]) -> 
         raise ConfigError(source, prefix, "profile names use letters, digits, '-' and '_' only")
     if not isinstance(body, dict):
         raise ConfigError(source, prefix, "expected a mapping with configure: and binaries:")
-    unknown = sorted(set(body) - _PROFILE_KEYS)
-    if unknown:
-        raise ConfigError(
-            source,
-            f"{prefix}.{unknown[0]}",
-            f"unknown key (expected one of: {', '.join(sorted(_PROFILE_KEYS))})",
-        )
+    _reject_unknown(body, _PROFILE_KEYS, source, prefix)
     configure = _strings(body.get("configure", []), source, f"{prefix}.configure")
     binaries = _strings(body.get("binaries"), source, f"{prefix}.binaries")
     if not binaries:

@@ -107,7 +107,7 @@ def test_bad_values_name_file_key_and_expectation(
 
 
 def test_missing_explicit_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match="config file not found"):
         load_build_config(tmp_path / "nope.yaml")
 
 
