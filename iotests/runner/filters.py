@@ -16,7 +16,8 @@ Filter = Callable[[str], str]
 # "64 KiB, 1 ops; 00.00 sec (28.531 MiB/sec and 456.4993 ops/sec)"
 _QEMU_IO_RATE = re.compile(
     r"(?P<size>[\d.]+ (?:bytes|[KMGTPE]iB)), (?P<ops>\d+) ops; "
-    r"[\d:.]+ sec \([\d.]+ [A-Za-z/]+ and [\d.]+ ops/sec\)"
+    # under a second "00.25 sec"; from one second on "0:00:02.98" and no unit
+    r"(?:[\d:.]+ sec|\d+:\d\d:\d\d\.\d+) \([\d.]+ [A-Za-z/]+ and [\d.]+ ops/sec\)"
 )
 _QEMU_IO_RATE_OUT = r"\g<size>, \g<ops> ops; XX:XX:XX.X (XXX YYY/sec and XXX ops/sec)"
 

@@ -22,6 +22,10 @@ from iotests.runner import filters
             "0 bytes, 1 ops; 00.00 sec (0 bytes/sec and 107376.7851 ops/sec)",
             "0 bytes, 1 ops; XX:XX:XX.X (XXX YYY/sec and XXX ops/sec)",
         ),
+        (
+            "24 MiB, 1 ops; 0:00:02.98 (8.047 MiB/sec and 0.3353 ops/sec)",
+            "24 MiB, 1 ops; XX:XX:XX.X (XXX YYY/sec and XXX ops/sec)",
+        ),
         ("wrote 512/512 bytes at offset 0", "wrote 512/512 bytes at offset 0"),
     ],
 )
