@@ -391,4 +391,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("iotests: interrupted", file=sys.stderr)
         code = ExitCode.INTERRUPTED
+    except OSError as exc:
+        # A results or cases path the user pointed at cannot be used.
+        print(f"iotests: error: {exc}", file=sys.stderr)
+        code = ExitCode.USAGE_ERROR
     sys.exit(int(code))

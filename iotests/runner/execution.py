@@ -257,6 +257,10 @@ def execute(
     stop = stop or threading.Event()
     result_dir = settings.results_dir / settings.combo / case.name
     shutil.rmtree(result_dir, ignore_errors=True)
+    if result_dir.exists():
+        # Something the last run left cannot be removed (a stale mount, a
+        # read-only file): keep it aside rather than mix old and new files.
+        result_dir.rename(result_dir.with_name(f"{case.name}.stale-{uuid.uuid4().hex[:8]}"))
     dirs = CaseDirs(result_dir, result_dir / "scratch", _short_tempdir())
     dirs.scratch.mkdir(parents=True)
     token = uuid.uuid4().hex

@@ -6,6 +6,7 @@ import queue
 import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Protocol
@@ -105,15 +106,25 @@ def run_selection(
             with lock:
                 reporter.case_started(case)
             echo = prefixing_echo(case.name, echo_lock) if settings.verbose else None
-            result = execute(
-                case,
-                settings,
-                binaries_env,
-                suite=suite,
-                stop=stop,
-                last_duration=durations.get(case.name),
-                echo=echo,
-            )
+            try:
+                result = execute(
+                    case,
+                    settings,
+                    binaries_env,
+                    suite=suite,
+                    stop=stop,
+                    last_duration=durations.get(case.name),
+                    echo=echo,
+                )
+            except Exception as exc:  # noqa: BLE001 - one broken case must not cost the run a worker
+                traceback.print_exc()
+                result = CaseResult(
+                    case.name,
+                    settings.format,
+                    settings.protocol,
+                    Status.FAIL,
+                    f"runner error: {type(exc).__name__}: {exc}",
+                )
             with lock:
                 results[case.name] = result
                 if result.status in (Status.PASS, Status.FAIL):

@@ -297,3 +297,31 @@ def test_orphans_of_a_dead_runner_are_reaped(project: Project) -> None:
     while time.monotonic() < deadline and qemu_processes_under(project.root):
         time.sleep(0.1)
     assert qemu_processes_under(project.root) == []
+
+
+def test_a_runner_error_fails_one_case_and_the_run_goes_on(project: Project) -> None:
+    project.case("020", "# group: quick", "print('a')\n", "a\n")
+    project.case("021", "# group: quick", "print('b')\n", "b\n")
+    # A result directory that can be neither removed nor moved aside.
+    stuck = project.results / "raw-file" / "020"
+    (stuck / "scratch").mkdir(parents=True)
+    if command.run(["chattr", "+i", str(stuck)], check=False).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        result = project.run("run", "-f", "raw", "-j1")
+    finally:
+        command.run(["chattr", "-i", str(stuck)], check=False)
+    assert result.returncode == ExitCode.FAILED
+    assert "runner error: PermissionError" in result.stdout
+    assert "1 passed, 1 failed" in result.stdout
+
+
+def test_unwritable_results_dir_is_one_line(project: Project) -> None:
+    project.case("022", "# group: quick", "print('a')\n", "a\n")
+    project.results.mkdir()
+    (project.results / "raw-file").write_text("a file where a folder should be")
+    result = project.run("run", "-f", "raw")
+    assert result.returncode == ExitCode.USAGE_ERROR
+    assert result.stderr.startswith("iotests: error: ")
+    assert "raw-file" in result.stderr
+    assert "Traceback" not in result.stderr
