@@ -116,7 +116,7 @@ def run_selection(
                     last_duration=durations.get(case.name),
                     echo=echo,
                 )
-            except Exception as exc:  # noqa: BLE001 - one broken case must not cost the run a worker
+            except Exception as exc:  # one broken case must not cost the run a worker
                 traceback.print_exc()
                 result = CaseResult(
                     case.name,
