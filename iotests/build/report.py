@@ -45,15 +45,19 @@ class CaseResult:
     duration: float
     diff: str | None
     origin: str
+    #: The build profile the run used (``asan``, ``gcov``, ...) when the
+    #: binaries came from a cached build whose manifest is readable here.
+    flavour: str = ""
 
     @property
     def key(self) -> tuple[str, str, str]:
-        return (self.name, self.format, self.protocol)
+        return (self.name, self.column, self.flavour)
 
     @property
     def column(self) -> str:
-        """The summary table row this result counts in: format, or format/protocol."""
-        return self.format if self.protocol in ("", "file") else f"{self.format}/{self.protocol}"
+        """The summary table row: format or format/protocol, then the flavour if known."""
+        where = self.format if self.protocol in ("", "file") else f"{self.format}/{self.protocol}"
+        return f"{where} [{self.flavour}]" if self.flavour else where
 
     @property
     def failing(self) -> bool:
@@ -78,10 +82,36 @@ def load_report(path: Path) -> list[CaseResult]:
         raise UsageError(f"{path}: results: expected a list")
     raw_settings = data.get("settings")
     settings: dict[str, Any] = raw_settings if isinstance(raw_settings, dict) else {}
-    return [_result(item, index, path, settings) for index, item in enumerate(results)]
+    flavour = _flavour(data.get("environment"))
+    return [_result(item, index, path, settings, flavour) for index, item in enumerate(results)]
 
 
-def _result(item: Any, index: int, path: Path, settings: dict[str, Any]) -> CaseResult:
+def _flavour(environment: Any) -> str:
+    """The profile of the cached build the run's qemu-img came from, or "" when unknown.
+
+    A run on an ASan build and a plain run of the same format must not be
+    counted (or compared with a baseline) as one; the build's manifest, next
+    to its tree, says which profile it is.
+    """
+    from iotests.build.manifest import Manifest
+    from iotests.errors import BuildError
+
+    binaries = environment.get("binaries") if isinstance(environment, dict) else None
+    image_tool = binaries.get("qemu-img") if isinstance(binaries, dict) else None
+    if not isinstance(image_tool, str):
+        return ""
+    manifest = Path(image_tool).parent.parent / "manifest.json"
+    if not manifest.is_file():
+        return ""
+    try:
+        return Manifest.read(manifest).profile
+    except BuildError:
+        return ""
+
+
+def _result(
+    item: Any, index: int, path: Path, settings: dict[str, Any], flavour: str
+) -> CaseResult:
     where = f"{path}: results[{index}]"
     if not isinstance(item, dict):
         raise UsageError(f"{where}: expected an object")
@@ -103,6 +133,7 @@ def _result(item: Any, index: int, path: Path, settings: dict[str, Any]) -> Case
         duration=float(duration),
         diff=item.get("diff") if isinstance(item.get("diff"), str) else None,
         origin=path.name,
+        flavour=flavour,
     )
 
 

@@ -155,3 +155,34 @@ def test_bad_reports_are_one_line_usage_errors(
     assert message in err
     assert str(path) in err
     assert err.count("\n") == 1
+
+
+def test_runs_on_a_sanitizer_build_are_their_own_rows(tmp_path: Path) -> None:
+    from iotests.build.manifest import Manifest
+
+    tree = tmp_path / "builds" / "k" / "build"
+    tree.mkdir(parents=True)
+    Manifest(
+        key="k",
+        source={"spec": "debian"},
+        version="7.2.0",
+        profile="asan",
+        configure=[],
+        compiler="cc",
+        ccache=False,
+        binaries={"qemu-img": "qemu-img"},
+        build_dir=str(tree),
+        source_dir="/src",
+        started="s",
+        finished="f",
+        build_seconds=1.0,
+    ).write(tree.parent / "manifest.json")
+    plain = write_report(tmp_path / "plain.json", [case("001", "pass")])
+    asan = write_report(tmp_path / "asan.json", [case("001", "fail")])
+    data = json.loads(asan.read_text())
+    data["environment"] = {"binaries": {"qemu-img": str(tree / "qemu-img")}}
+    asan.write_text(json.dumps(data))
+    results = merge([plain, asan])
+    assert list(counts(results)) == ["qcow2", "qcow2 [asan]"]
+    # The plain run passing does not make the asan failure "known".
+    assert [r.column for r in compare(results, merge([plain])).newly_failing] == ["qcow2 [asan]"]
