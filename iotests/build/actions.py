@@ -113,7 +113,7 @@ def scan_sanitizer_logs(log_dir: Path, console: Console | None = None) -> int:
 
     Files holding only known noise (ASan's coroutine warning) count for nothing.
     """
-    from iotests.build.sanitizers import reports_in_logs
+    from iotests.runner.sanitizers import reports_in_logs
 
     out = console or Console(soft_wrap=True)
     files = [p for p in log_dir.glob("*san.*") if p.is_file()] if log_dir.is_dir() else []

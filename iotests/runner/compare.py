@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 import re
 
+from iotests.runner import sanitizers
+
 
 def _lines(text: str) -> list[str]:
     return [line.rstrip() for line in text.rstrip("\n").split("\n")] if text.strip() else []
@@ -21,12 +23,8 @@ def unified_diff(expected: str, actual: str, expected_name: str, actual_name: st
 
 
 # Evidence that a QEMU process crashed or hit a checker, whatever the output
-# comparison says.
+# comparison says. Sanitizer reports are recognised by iotests.runner.sanitizers.
 _CRASH_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^=+\d*=+\s*ERROR: AddressSanitizer: (.*)$", re.M), "AddressSanitizer: {}"),
-    (re.compile(r"^=+\d*=+\s*ERROR: LeakSanitizer: (.*)$", re.M), "LeakSanitizer: {}"),
-    (re.compile(r"^(\S+:\d+:\d+): runtime error: (.*)$", re.M), "UBSan at {}: {}"),
-    (re.compile(r"^SUMMARY: UndefinedBehaviorSanitizer: (.*)$", re.M), "UBSan: {}"),
     (re.compile(r"^WARNING: ThreadSanitizer: (.*)$", re.M), "ThreadSanitizer: {}"),
     (
         re.compile(r"^(\S+): (.+?): Assertion [`'](.*)' failed\.$", re.M),
@@ -39,7 +37,7 @@ _CRASH_PATTERNS: list[tuple[re.Pattern[str], str]] = [
 
 def crash_reasons(text: str) -> list[str]:
     """Human-readable reasons for every crash marker found in *text*."""
-    reasons: list[str] = []
+    reasons = [report.summary for report in sanitizers.find_reports(text)]
     for pattern, template in _CRASH_PATTERNS:
         for match in pattern.finditer(text):
             reasons.append(template.format(*(g.strip() for g in match.groups())))

@@ -22,7 +22,7 @@ from typing import IO
 
 from iotests import command
 from iotests.errors import CommandError
-from iotests.runner import compare, expected, filters, reaper
+from iotests.runner import compare, expected, filters, reaper, sanitizers
 from iotests.runner.discovery import Case
 from iotests.runner.filters import Filter
 from iotests.runner.results import CaseResult, Status
@@ -209,9 +209,12 @@ def _crash_evidence(outcome: Outcome, dirs: CaseDirs) -> list[str]:
                     reasons.append(f"{event.get('program')} killed by signal {event.get('signal')}")
     for stem in SANITIZER_VARIABLES.values():
         for log in sorted(dirs.result.glob(f"{stem}.*")):
-            text = log.read_text(errors="replace")
+            # Known noise (ASan's coroutine warning) is written by every tool
+            # of a sanitizer build; anything else in the log is a finding.
+            text = sanitizers.strip_noise(log.read_text(errors="replace"))
             found = compare.crash_reasons(text)
-            reasons.extend(found or ([f"sanitizer report in {log.name}"] if text.strip() else []))
+            first = text.strip().splitlines()[0] if text.strip() else ""
+            reasons.extend(found or ([f"sanitizer output in {log.name}: {first}"] if first else []))
     if dirs.valgrind_dir.is_dir():
         for log in sorted(dirs.valgrind_dir.glob("*.log")):
             problem = valgrind_problem(log.read_text(errors="replace"))

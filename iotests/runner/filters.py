@@ -10,6 +10,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import reduce
 
+from iotests.runner.sanitizers import strip_noise
+
 Filter = Callable[[str], str]
 
 # qemu-io's per-command timing line, e.g.
@@ -85,5 +87,13 @@ def chain(filters: Iterable[Filter]) -> Filter:
 def standard_filters(path_map: Sequence[tuple[str, str]]) -> Filter:
     """The chain applied to every case's output, in this order."""
     return chain(
-        [paths(path_map), qemu_io_rates, qmp_timestamps, versions, timestamps, trailing_whitespace]
+        [
+            strip_noise,
+            paths(path_map),
+            qemu_io_rates,
+            qmp_timestamps,
+            versions,
+            timestamps,
+            trailing_whitespace,
+        ]
     )

@@ -325,3 +325,29 @@ def test_unwritable_results_dir_is_one_line(project: Project) -> None:
     assert result.stderr.startswith("iotests: error: ")
     assert "raw-file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+SANITIZER_LOG = """
+import os
+with open(os.path.join(os.environ["IOTESTS_RESULT_DIR"], "asan.4242"), "w") as f:
+    f.write({text!r})
+print("done")
+"""
+NOISE = (
+    "==4242==WARNING: ASan doesn't fully support makecontext/swapcontext functions"
+    " and may produce false positives in some cases!\n"
+)
+
+
+def test_sanitizer_logs_noise_passes_report_fails(project: Project) -> None:
+    project.case("023", "# group: quick", SANITIZER_LOG.format(text=NOISE), "done\n")
+    report = NOISE + "==4242==ERROR: LeakSanitizer: detected memory leaks\n"
+    project.case("024", "# group: quick", SANITIZER_LOG.format(text=report), "done\n")
+    result = project.run("run", "-f", "raw", "023", "024", "--json", str(project.root / "r.json"))
+    statuses = {
+        r["name"]: (r["status"], r["reason"])
+        for r in json.loads((project.root / "r.json").read_text())["results"]
+    }
+    assert statuses["023"] == ("pass", None)
+    assert statuses["024"] == ("fail", "LeakSanitizer: detected memory leaks")
+    assert result.returncode == ExitCode.FAILED

@@ -35,7 +35,10 @@ ASSERT = "qemu-img: ../block/io.c:2529: bdrv_co_block_status: Assertion `*pnum' 
     ("text", "reason"),
     [
         (ASAN, "AddressSanitizer: heap-buffer-overflow on address 0x602000000015"),
-        (UBSAN, "UBSan at ../block/qcow2.c:123:5: signed integer overflow: 2147483647 + 1"),
+        (
+            UBSAN,
+            "UndefinedBehaviorSanitizer: signed integer overflow: 2147483647 + 1 at ../block/qcow2.c:123:5",
+        ),
         (ASSERT, "assertion failed in qemu-img: ../block/io.c:2529: bdrv_co_block_status: *pnum"),
     ],
 )

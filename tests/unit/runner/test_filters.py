@@ -86,3 +86,14 @@ def test_standard_chain() -> None:
 
 def test_version_without_the_word() -> None:
     assert filters.versions("qemu-nbd 7.2.22 (Debian 1:7.2+dfsg-7)") == "qemu-nbd version X.Y.Z"
+
+
+def test_standard_chain_drops_sanitizer_noise_only() -> None:
+    warning = (
+        "==42==WARNING: ASan doesn't fully support makecontext/swapcontext functions"
+        " and may produce false positives in some cases!"
+    )
+    f = filters.standard_filters([])
+    assert f(f"{warning}\nwrote 1/1 bytes at offset 0") == "wrote 1/1 bytes at offset 0"
+    report = "==42==ERROR: AddressSanitizer: heap-use-after-free on address 0x1"
+    assert f(report) == report

@@ -1,6 +1,6 @@
-"""iotests.build.sanitizers: real reports are found; known noise goes; reports never do.
+"""iotests.runner.sanitizers: real reports are found; known noise goes; reports never do.
 
-The reports in data/ were captured from data/sanitizer-bug.c built with
+The reports in tests/data/sanitizers/ were captured from sanitizer-bug.c built with
 ``gcc -g -fsanitize=address,undefined``; one test rebuilds and reruns it here
 so the detector is checked against whatever this machine's gcc prints.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from iotests import command
-from iotests.build.sanitizers import (
+from iotests.runner.sanitizers import (
     Kind,
     find_reports,
     reports_in_logs,
@@ -21,7 +21,7 @@ from iotests.build.sanitizers import (
     strip_noise,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data" / "sanitizers"
 NOISE = (
     "==4242==WARNING: ASan doesn't fully support makecontext/swapcontext functions and may "
     "produce false positives in some cases!"
