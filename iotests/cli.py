@@ -99,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tap", action="store_true", help="print TAP instead of the console view")
 
     sub.add_parser(
+        "report",
+        help="merge JSON reports of several runs (Markdown, HTML, JUnit; --baseline)",
+        add_help=False,
+    )
+    sub.add_parser(
         "check",
         help="run tests with upstream check's options (-qcow2 -g quick ...)",
         add_help=False,
@@ -370,6 +375,10 @@ COMMANDS = {"run": cmd_run, "list": cmd_list, "env": cmd_env}
 
 
 def dispatch(argv: Sequence[str]) -> ExitCode:
+    if argv and argv[0] == "report":
+        from iotests.report.merge import main_report
+
+        return ExitCode(main_report(list(argv[1:])))
     if argv and argv[0] == "check":
         from iotests.upstream import options
 

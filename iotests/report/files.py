@@ -7,7 +7,7 @@ import os
 import platform
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,20 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def junit_xml(results: Sequence[CaseResult], suite_name: str) -> str:
-    """JUnit XML with one testsuite per format-protocol combination."""
+def junit_xml(
+    results: Sequence[CaseResult],
+    suite_name: str,
+    group: Callable[[CaseResult], str] | None = None,
+) -> str:
+    """JUnit XML with one testsuite per group (default: format-protocol combination).
+
+    Failures are ``<failure>`` with the diff; timeouts and interruptions are
+    ``<error>``; cases not run are ``<skipped>`` with the reason.
+    """
     root = ET.Element("testsuites", name=suite_name)
     combos: dict[str, list[CaseResult]] = {}
     for r in results:
-        combos.setdefault(f"{r.format}-{r.protocol}", []).append(r)
+        combos.setdefault(group(r) if group else f"{r.format}-{r.protocol}", []).append(r)
     for combo, items in combos.items():
         suite = ET.SubElement(
             root,

@@ -133,3 +133,21 @@ def test_environment_is_clean_for_cases(one_case: Project) -> None:
     result = one_case.run("run", "-f", "qcow2", "003", env={"SECRET_TOKEN": "x"})
     assert result.returncode == ExitCode.OK, result.stdout
     assert os.environ.get("SECRET_TOKEN") is None
+
+
+def test_report_merges_runs_and_compares_with_a_baseline(one_case: Project) -> None:
+    one_case.case("002", "# group: quick", "print('b')\n", "b\n")
+    old, new = one_case.root / "old.json", one_case.root / "new.json"
+    assert one_case.run("run", "-f", "raw", "--json", str(old)).returncode == ExitCode.OK
+    (one_case.expected / "002.out").write_text("changed\n")
+    assert one_case.run("run", "-f", "qcow2", "--json", str(new)).returncode == ExitCode.FAILED
+    merged = one_case.root / "all.xml"
+    result = one_case.run("report", str(old), str(new), "--junit", str(merged))
+    assert result.returncode == ExitCode.FAILED
+    assert "| raw | 2 |" in result.stdout
+    assert "| qcow2 | 1 | 1 |" in result.stdout
+    assert "newly" not in result.stdout
+    compared = one_case.run("report", str(new), "--baseline", str(new))
+    assert compared.returncode == ExitCode.OK, "nothing newly fails against itself"
+    bad = one_case.run("report", str(one_case.root / "missing.json"))
+    assert bad.returncode == ExitCode.USAGE_ERROR

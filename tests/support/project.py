@@ -46,6 +46,8 @@ class Project:
 
     def argv(self, *args: str) -> list[str]:
         sub, rest = args[0], args[1:]
+        if sub == "report":
+            return [sys.executable, "-m", "iotests", *args]
         return [
             sys.executable,
             "-m",
@@ -62,6 +64,8 @@ class Project:
     def run(self, *args: str, env: Mapping[str, str] | None = None) -> command.Completed:
         environ = dict(os.environ)
         environ.pop("IOTESTS_CONFIG", None)
+        # The binaries on PATH, not whatever build an earlier session cached.
+        environ.setdefault("IOTESTS_NO_CACHED_BUILD", "1")
         environ.update(env or {})
         return command.run(
             self.argv(*args),

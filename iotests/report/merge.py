@@ -272,47 +272,20 @@ def write_html(
 
 
 def junit(results: Sequence[CaseResult]) -> str:
-    """JUnit XML: one testsuite per format (or format/protocol)."""
-    root = ET.Element("testsuites")
-    by_suite: dict[str, list[CaseResult]] = {}
-    for result in results:
-        by_suite.setdefault(result.column, []).append(result)
-    for suite_name, members in sorted(by_suite.items()):
-        status = Counter(r.status for r in members)
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            {
-                "name": f"iotests.{suite_name}",
-                "tests": str(len(members)),
-                "failures": str(status["fail"] + status["timeout"]),
-                "errors": str(status["interrupted"]),
-                "skipped": str(status["not run"]),
-                "time": f"{sum(r.duration for r in members):.3f}",
-            },
+    """JUnit XML: one testsuite per format (or format/protocol) and flavour."""
+    from iotests.report.files import junit_xml
+    from iotests.runner.results import CaseResult as RunResult
+    from iotests.runner.results import Status
+
+    columns: dict[int, str] = {}
+    converted = []
+    for r in sorted(results, key=lambda r: r.column):
+        run_result = RunResult(
+            r.name, r.format, r.protocol, Status(r.status), r.reason, r.duration, diff=r.diff
         )
-        for result in members:
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                {
-                    "classname": f"iotests.{suite_name}",
-                    "name": result.name,
-                    "time": f"{result.duration:.3f}",
-                },
-            )
-            message = result.reason or result.status
-            if result.status in ("fail", "timeout"):
-                failure = ET.SubElement(
-                    case, "failure", {"message": message, "type": result.status}
-                )
-                failure.text = result.diff or message
-            elif result.status == "interrupted":
-                ET.SubElement(case, "error", {"message": message, "type": "interrupted"})
-            elif result.status == "not run":
-                ET.SubElement(case, "skipped", {"message": message})
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+        columns[id(run_result)] = r.column
+        converted.append(run_result)
+    return junit_xml(converted, "iotests", group=lambda r: columns[id(r)])
 
 
 def parser() -> argparse.ArgumentParser:
