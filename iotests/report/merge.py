@@ -18,7 +18,6 @@ import argparse
 import html
 import json
 import sys
-import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
