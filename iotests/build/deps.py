@@ -44,6 +44,8 @@ NEEDS: Mapping[str, Need] = {
             "libpixman-1-dev",
             "libaio-dev",
             "libzstd-dev",
+            # a crypto backend: without one qemu-img cannot create luks headers
+            "libgnutls28-dev",
         ),
         dnf=(
             "gcc",
@@ -58,6 +60,7 @@ NEEDS: Mapping[str, Need] = {
             "pixman-devel",
             "libaio-devel",
             "libzstd-devel",
+            "gnutls-devel",
         ),
     ),
     "fdt": Need(apt=("libfdt-dev",), dnf=("libfdt-devel",)),
