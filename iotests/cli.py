@@ -254,6 +254,8 @@ def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
             reason = not_run(case, settings, ctx.probe)
             print(f"{case.name}  {'would run' if reason is None else 'not run: ' + reason}")
         return ExitCode.OK
+    if settings.valgrind:
+        _check_valgrind(ctx.binaries)
     from iotests.runner import reaper
 
     stale = reaper.kill_orphans()
@@ -287,6 +289,23 @@ def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
     if interrupted:
         return ExitCode.INTERRUPTED
     return ExitCode.FAILED if any(r.status.failed for r in results) else ExitCode.OK
+
+
+def _check_valgrind(found: binaries_mod.Binaries) -> None:
+    """Refuse --valgrind where its every report would be a false positive."""
+    from iotests import command
+    from iotests.env.probe import valgrind_aware
+
+    if command.which("valgrind") is None:
+        raise UsageError("--valgrind: valgrind is not installed")
+    for role in ("qemu-img", "qemu-io", "qemu-nbd"):
+        path = found.get(role)
+        if path and valgrind_aware(path) is False:
+            raise UsageError(
+                f"--valgrind: {path} was built without valgrind support (no valgrind.h), so "
+                "valgrind would flag every coroutine switch; use a build that has it "
+                "(invoke build-qemu, then --build-dir)"
+            )
 
 
 def _load_results(cases: Sequence[Case], settings: RunSettings) -> list[CaseResult]:

@@ -90,6 +90,26 @@ class Probe:
         return f"unknown requirement {requirement}"
 
 
+#: Valgrind's client-request preamble on x86_64 (four rolq of %rdi). QEMU
+#: emits it where it registers coroutine stacks with valgrind, which it does
+#: only when built with valgrind.h; without that, valgrind reports every
+#: coroutine stack switch as an error.
+_VALGRIND_PREAMBLE = {"x86_64": bytes.fromhex("48c1c70348c1c70d48c1c73d48c1c733")}
+
+
+def valgrind_aware(path: str, machine: str | None = None) -> bool | None:
+    """Whether the binary at *path* makes valgrind client requests (None: cannot tell)."""
+    import platform
+
+    preamble = _VALGRIND_PREAMBLE.get(machine or platform.machine())
+    if preamble is None:
+        return None
+    try:
+        return preamble in Path(path).read_bytes()
+    except OSError:
+        return None
+
+
 def _ask(argv: list[str]) -> str:
     return command.run(argv, timeout=30, check=False).output
 

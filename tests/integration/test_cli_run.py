@@ -240,25 +240,66 @@ def test_reaper_finds_only_tokened_processes() -> None:
         proc.close()
 
 
+VALGRIND_AWARE_BUG = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <valgrind/valgrind.h>
+
+static char stack[4096];
+
+int main(void)
+{
+    /* Like QEMU built with valgrind.h: it tells valgrind about its stacks. */
+    unsigned id = VALGRIND_STACK_REGISTER(stack, stack + sizeof stack);
+    int *p = malloc(4 * sizeof *p);
+    free(p);
+    volatile int x = p[1];
+    VALGRIND_STACK_DEREGISTER(id);
+    printf("%d\n", x == 12345 ? 1 : 1);
+    return 0;
+}
+"""
+
+
+def fake_tools(project: Project, source: str) -> dict[str, str]:
+    """One compiled program standing in for qemu-img, qemu-io and qemu-nbd."""
+    (project.root / "tool.c").write_text(source)
+    binary = project.root / "qemu-tool"
+    command.run(["cc", "-O0", "-g", "-o", str(binary), str(project.root / "tool.c")])
+    return {v: str(binary) for v in ("QEMU_IMG_PROG", "QEMU_IO_PROG", "QEMU_NBD_PROG")}
+
+
 @pytest.mark.skipif(
-    not (command.which("valgrind") and command.which("cc")), reason="needs valgrind and cc"
+    not (
+        command.which("valgrind")
+        and command.which("cc")
+        and Path("/usr/include/valgrind/valgrind.h").exists()
+    ),
+    reason="needs valgrind, its headers and cc",
 )
 def test_valgrind_error_fails_the_case(project: Project) -> None:
-    source = project.root / "bad.c"
-    source.write_text(
-        "#include <stdlib.h>\n#include <stdio.h>\n"
-        "int main(void) { int *p = malloc(4 * sizeof *p); free(p); volatile int x = p[1];\n"
-        '  printf("%d\\n", x == 12345 ? 1 : 1); return 0; }\n'
-    )
-    binary = project.root / "qemu-img"
-    command.run(["cc", "-O0", "-g", "-o", str(binary), str(source)])
+    env = fake_tools(project, VALGRIND_AWARE_BUG)
     project.case("015", "# group: quick", 'from iotests import lib\nlib.qemu_img("info")\n', "1\n")
-    env = {"QEMU_IMG_PROG": str(binary)}
     plain = project.run("run", "-f", "raw", env=env)
     assert plain.returncode == ExitCode.OK, plain.stdout
     checked = project.run("run", "-f", "raw", "--valgrind", env=env)
-    assert checked.returncode == ExitCode.FAILED
+    assert checked.returncode == ExitCode.FAILED, checked.stdout + checked.stderr
     assert "valgrind: 1 errors, first: Invalid read of size 4" in checked.stdout
+
+
+@pytest.mark.skipif(
+    not (command.which("valgrind") and command.which("cc")), reason="needs valgrind and cc"
+)
+def test_valgrind_refuses_a_build_without_valgrind_support(project: Project) -> None:
+    env = fake_tools(project, "int main(void) { return 0; }\n")
+    project.case("016", "# group: quick", "print(1)\n", "1\n")
+    result = project.run("run", "-f", "raw", "--valgrind", env=env)
+    assert result.returncode == ExitCode.USAGE_ERROR
+    assert result.stderr.strip().splitlines() == [
+        f"iotests: error: --valgrind: {env['QEMU_IMG_PROG']} was built without valgrind support "
+        "(no valgrind.h), so valgrind would flag every coroutine switch; use a build that has it "
+        "(invoke build-qemu, then --build-dir)"
+    ]
 
 
 def test_misalign_reaches_qemu_io(project: Project) -> None:

@@ -81,3 +81,15 @@ def test_round_trip(probed: Probe, tmp_path: Path) -> None:
     path = tmp_path / "probe.json"
     probed.save(path)
     assert Probe.load(path) == probed
+
+
+def test_valgrind_aware(tmp_path: Path) -> None:
+    from iotests.env.probe import valgrind_aware
+
+    aware, plain = tmp_path / "aware", tmp_path / "plain"
+    aware.write_bytes(b"\x90" * 100 + bytes.fromhex("48c1c70348c1c70d48c1c73d48c1c733") + b"\xc3")
+    plain.write_bytes(b"\x90" * 100)
+    assert valgrind_aware(str(aware), "x86_64") is True
+    assert valgrind_aware(str(plain), "x86_64") is False
+    assert valgrind_aware(str(aware), "riscv64") is None
+    assert valgrind_aware(str(tmp_path / "missing"), "x86_64") is None
