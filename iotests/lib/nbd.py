@@ -21,7 +21,7 @@ from typing import Any
 
 from iotests import command
 from iotests.lib.env import case_env
-from iotests.lib.image import img_map
+from iotests.lib.image import img_map, merge_ranges
 from iotests.lib.output import log
 from iotests.lib.qmp import QMPServer
 from iotests.lib.tools import ToolResult, qemu_img, qemu_io
@@ -86,16 +86,9 @@ def dirty_extents(mapping: Sequence[dict[str, Any]]) -> list[tuple[int, int]]:
     With ``x-dirty-bitmap`` QEMU reports a dirty extent as ``"data": false``;
     neighbouring dirty extents are merged.
     """
-    extents: list[tuple[int, int]] = []
-    for entry in mapping:
-        if entry["data"]:
-            continue
-        start, length = int(entry["start"]), int(entry["length"])
-        if extents and extents[-1][0] + extents[-1][1] == start:
-            extents[-1] = (extents[-1][0], extents[-1][1] + length)
-        else:
-            extents.append((start, length))
-    return extents
+    return merge_ranges(
+        (int(entry["start"]), int(entry["length"])) for entry in mapping if not entry["data"]
+    )
 
 
 class Endpoint:
