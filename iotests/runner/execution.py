@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -229,7 +230,6 @@ def valgrind_problem(log: str) -> str | None:
     With ``--quiet`` valgrind writes only errors, so any error header counts;
     without it, the ERROR SUMMARY line gives the number.
     """
-    import re
 
     counts = [int(n) for n in re.findall(r"ERROR SUMMARY: (\d+) errors", log)]
     if counts:
