@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -114,10 +115,16 @@ class Process:
 
     Used for test cases and for servers such as qemu-nbd: a timeout or an
     interrupt must take down every process the child started too.
+
+    The child is reaped here with ``wait4``, which also gives the CPU time
+    of the child and of every descendant it waited for: :attr:`cpu_seconds`.
+    Any thread may wait or poll; exactly one of them reaps.
     """
 
     def __init__(self, popen: subprocess.Popen[bytes]) -> None:
         self._popen = popen
+        self._reaped = threading.Event()
+        self._cpu: float | None = None
 
     @property
     def pid(self) -> int:
@@ -131,15 +138,47 @@ class Process:
     def returncode(self) -> int | None:
         return self._popen.returncode
 
+    @property
+    def cpu_seconds(self) -> float | None:
+        """User plus system time of the child's tree, once it has been reaped."""
+        return self._cpu
+
+    def _reap(self, flags: int) -> bool:
+        """One ``wait4``; True once the child is reaped (by this call or another thread's)."""
+        if self._reaped.is_set():
+            return True
+        try:
+            pid, status, usage = os.wait4(self._popen.pid, flags)
+        except ChildProcessError:
+            # Another thread reaped it a moment ago and is recording the status.
+            self._reaped.wait()
+            return True
+        if pid == 0:
+            return False
+        self._cpu = usage.ru_utime + usage.ru_stime
+        self._popen.returncode = os.waitstatus_to_exitcode(status)
+        self._reaped.set()
+        return True
+
     def poll(self) -> int | None:
-        return self._popen.poll()
+        self._reap(os.WNOHANG)
+        return self._popen.returncode
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait for the child; return its exit code, or None on timeout."""
-        try:
-            return self._popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
+        if timeout is None:
+            self._reap(0)
+            return self._popen.returncode
+        deadline = time.monotonic() + timeout
+        delay = 0.0005
+        while not self._reap(os.WNOHANG):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            # subprocess's own timed wait polls the same way
+            delay = min(delay * 2, remaining, 0.05)
+            time.sleep(delay)
+        return self._popen.returncode
 
     def signal_group(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -148,11 +187,12 @@ class Process:
     def kill_group(self, grace: float = 2.0) -> int:
         """SIGTERM the group, then SIGKILL whatever is left after *grace* seconds."""
         self.signal_group(signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and self._popen.poll() is None:
-            time.sleep(0.02)
-        self.signal_group(signal.SIGKILL)
-        return self._popen.wait()
+        self.wait(grace)
+        self.signal_group(signal.SIGKILL)  # the rest of the group, if the leader left first
+        self._reap(0)
+        code = self._popen.returncode
+        assert code is not None
+        return code
 
     def close(self) -> None:
         if self._popen.stdout is not None:

@@ -88,7 +88,10 @@ class ConsoleReporter:
         line = Text(f"{result.name:<{self._width}} ")
         line.append(f"{result.status.value:<11}", style=style)
         if result.status not in (Status.NOT_RUN, Status.INTERRUPTED):
-            line.append(f" {_seconds(result.duration):>7}  (last {_seconds(result.last_duration)})")
+            line.append(
+                f" {_seconds(result.duration):>7}  cpu {_seconds(result.cpu):>6}"
+                f"  (last {_seconds(result.last_duration)})"
+            )
         if result.reason and result.status is not Status.PASS:
             line.append(
                 f"  {result.reason}", style="dim" if result.status is Status.NOT_RUN else style

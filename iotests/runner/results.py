@@ -30,6 +30,8 @@ class CaseResult:
     status: Status
     reason: str | None = None
     duration: float = 0.0
+    #: CPU seconds (user + system) of the case and the processes it waited for.
+    cpu: float | None = None
     last_duration: float | None = None
     expected_file: str | None = None
     output_file: str | None = None

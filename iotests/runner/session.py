@@ -128,7 +128,7 @@ def run_selection(
             with lock:
                 results[case.name] = result
                 if result.status in (Status.PASS, Status.FAIL):
-                    timings.record(settings.combo, case.name, result.duration)
+                    timings.record(settings.combo, case.name, result.duration, result.cpu)
                 reporter.case_finished(result)
 
     # The main thread waits on per-worker events, never in Thread.join():

@@ -44,3 +44,24 @@ def test_store_tolerates_garbage(tmp_path: Path) -> None:
     assert TimingStore(path).durations("qcow2-file") == {}
     path.write_text('{"qcow2-file": {"001": "slow", "002": 3}}')
     assert TimingStore(path).durations("qcow2-file") == {"002": 3.0}
+
+
+def test_store_keeps_cpu_next_to_wall(tmp_path: Path) -> None:
+    path = tmp_path / "timings.json"
+    store = TimingStore(path)
+    store.record("qcow2-file", "001", 2.0, cpu=0.25)
+    store.record("qcow2-file", "002", 1.0)
+    store.save()
+    again = TimingStore(path)
+    assert again.durations("qcow2-file") == {"001": 2.0, "002": 1.0}
+    assert again.cpu("qcow2-file") == {"001": 0.25}
+
+
+def test_store_reads_the_older_plain_number_layout(tmp_path: Path) -> None:
+    path = tmp_path / "timings.json"
+    path.write_text(
+        '{"raw-file": {"001": 1.5, "002": {"cpu": 1}, "003": {"wall": 2, "cpu": true}}}'
+    )
+    store = TimingStore(path)
+    assert store.durations("raw-file") == {"001": 1.5, "003": 2.0}
+    assert store.cpu("raw-file") == {}
