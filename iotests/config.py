@@ -79,6 +79,7 @@ RUNNER_KEYS: dict[str, tuple[Callable[[Any], Any], str | None]] = {
     "imgopts": (_string, None),
     "regenerate": (_boolean, "IOTESTS_REGENERATE"),
     "build_dir": (_string, "IOTESTS_BUILD_DIR"),
+    "bytecode_cache": (_boolean, "IOTESTS_BYTECODE_CACHE"),
 }
 PATH_KEYS = ("results_dir", "cases_dir", "expected_dir", "build_dir")
 

@@ -89,7 +89,7 @@ class Suite:
             IOTESTS_NOTRUN_FILE=str(dirs.notrun_file),
             IOTESTS_EVENTS=str(dirs.events_file),
             PYTHONUNBUFFERED="1",
-            PYTHONDONTWRITEBYTECODE="1",
+            **bytecode_environment(settings),
         )
         if settings.misalign:
             env["IOTESTS_MISALIGN"] = "1"
@@ -116,6 +116,22 @@ class Suite:
             return None
 
 
+def bytecode_environment(settings: RunSettings) -> dict[str, str]:
+    """How the Python processes of a case handle compiled bytecode.
+
+    With the cache on (the default) every module a case imports is compiled
+    once into ``RESULTS/pycache`` (PYTHONPYCACHEPREFIX) and loaded from there
+    by every later case: no case recompiles the toolkit, QEMU's python/
+    package or upstream's iotests.py, even where PYTHONDONTWRITEBYTECODE is
+    set or a tree is read-only, and no ``__pycache__`` appears in any source
+    tree. Python writes those files atomically, so parallel cases can share
+    them. With the cache off, nothing is written.
+    """
+    if settings.bytecode_cache:
+        return {"PYTHONPYCACHEPREFIX": str(settings.pycache_dir)}
+    return {"PYTHONDONTWRITEBYTECODE": "1"}
+
+
 @dataclass
 class Outcome:
     """What the process did, before any judgement."""
@@ -126,6 +142,8 @@ class Outcome:
     timed_out: bool
     interrupted: bool
     leftovers: list[reaper.Leftover]
+    #: CPU seconds of the case's process tree (what it reaped), None if unknown.
+    cpu: float | None = None
 
 
 def _pump(stream: IO[bytes], sink: IO[bytes], echo: Callable[[str], None] | None) -> None:
@@ -195,7 +213,9 @@ def _run_process(
         pump.join(timeout=5)
         proc.close()
     output = raw_path.read_bytes().decode(errors="replace")
-    return Outcome(proc.returncode, output, duration, timed_out, interrupted, leftovers)
+    return Outcome(
+        proc.returncode, output, duration, timed_out, interrupted, leftovers, proc.cpu_seconds
+    )
 
 
 def _crash_evidence(outcome: Outcome, dirs: CaseDirs) -> list[str]:
@@ -284,6 +304,7 @@ def execute(
             status=status,
             reason=reason,
             duration=round(outcome.duration, 3),
+            cpu=None if outcome.cpu is None else round(outcome.cpu, 3),
             last_duration=last_duration,
             **extra,
         )

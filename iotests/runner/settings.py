@@ -25,6 +25,13 @@ class RunSettings:
     verbose: bool = False
     regenerate: bool = False
     results_dir: Path = Path("results")
+    #: Keep cases' Python bytecode in :attr:`pycache_dir` (else write none).
+    bytecode_cache: bool = True
+
+    @property
+    def pycache_dir(self) -> Path:
+        """Where cases' Python processes keep compiled modules (PYTHONPYCACHEPREFIX)."""
+        return self.results_dir / "pycache"
 
     @property
     def combo(self) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from iotests.env.probe import Probe
 from iotests.runner.discovery import Case
-from iotests.runner.execution import CaseDirs, Suite
+from iotests.runner.execution import CaseDirs, Suite, bytecode_environment
 from iotests.runner.filters import Filter
 from iotests.runner.results import CaseResult
 from iotests.runner.settings import RunSettings
@@ -66,6 +66,7 @@ class UpstreamSuite(Suite):
         env = {k: v for k, v in base.items() if k != "PYTHONPATH"}
         env.update(self.check_env)
         env.update(TEST_DIR=str(dirs.scratch), SOCK_DIR=str(dirs.sock))
+        env.update(bytecode_environment(settings))
         return env
 
     def filters(self, path_map: list[tuple[str, str]]) -> Filter:

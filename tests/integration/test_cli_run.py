@@ -193,6 +193,10 @@ def test_reports_parse_back(project: Project) -> None:
     assert data["environment"]["versions"]["qemu-img"]
     timings = json.loads((project.results / "timings.json").read_text())
     assert set(timings["qcow2-file"]) == {"011", "012"}
+    # Wall and CPU time of each case: qemu-img and qemu-io ran, so some CPU was used.
+    for r in data["results"]:
+        assert r["cpu"] > 0, r
+        assert timings["qcow2-file"][r["name"]] == {"wall": r["duration"], "cpu": r["cpu"]}
 
 
 def test_regenerate_writes_goldens(project: Project) -> None:
@@ -392,3 +396,39 @@ def test_sanitizer_logs_noise_passes_report_fails(project: Project) -> None:
     assert statuses["023"] == ("pass", None)
     assert statuses["024"] == ("fail", "LeakSanitizer: detected memory leaks")
     assert result.returncode == ExitCode.FAILED
+
+
+SHOW_BYTECODE_SETTINGS = """
+import os, sys
+from iotests import lib
+print("prefix:", sys.pycache_prefix)
+print("dont write:", sys.dont_write_bytecode)
+"""
+
+
+def test_cases_share_one_bytecode_cache_and_leave_no_pycache(project: Project) -> None:
+    project.case("031", "# group: quick", SHOW_BYTECODE_SETTINGS)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    result = project.run("run", "-f", "raw", "--regenerate", env=env)
+    assert result.returncode == ExitCode.OK, result.stdout + result.stderr
+    golden = (project.expected / "031.out").read_text()
+    cache = project.results / "pycache"
+    assert f"prefix: {cache}\n" in golden
+    assert "dont write: False\n" in golden
+    # The case imported the toolkit's library: compiled once, into the cache only.
+    lib_init = Path(__file__).resolve().parents[2] / "iotests" / "lib" / "__init__.py"
+    compiled = list((cache / str(lib_init.parent).lstrip("/")).glob("__init__.cpython-*.pyc"))
+    assert len(compiled) == 1, sorted(p.name for p in cache.rglob("*.pyc"))[:20]
+    assert not list(project.cases.rglob("__pycache__"))
+    written = compiled[0].stat().st_mtime_ns
+    again = project.run("run", "-f", "raw", env=env)
+    assert again.returncode == ExitCode.OK, again.stdout + again.stderr
+    assert compiled[0].stat().st_mtime_ns == written  # loaded, not compiled again
+
+    off = project.run(
+        "run", "-f", "raw", "--regenerate", env={**env, "IOTESTS_BYTECODE_CACHE": "0"}
+    )
+    assert off.returncode == ExitCode.OK, off.stdout + off.stderr
+    golden = (project.expected / "031.out").read_text()
+    assert "prefix: None\n" in golden
+    assert "dont write: True\n" in golden
