@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from iotests.lib import crypt
 from iotests.lib.env import case_env
 from iotests.lib.output import log
 from iotests.lib.tools import (
@@ -123,18 +124,30 @@ class CheckResult:
 
 
 def check_image(
-    path: str, *, fmt: str | None = None, repair: str | None = None, quiet: bool = False
+    path: str,
+    *,
+    fmt: str | None = None,
+    repair: str | None = None,
+    quiet: bool = False,
+    encrypted: bool = False,
 ) -> CheckResult:
     """Run ``qemu-img check`` and print a format-neutral verdict.
 
     Prints ``check: clean`` (or the counts) for formats that support checks
     and ``check: clean`` for those that do not either, so one golden serves
     raw and qcow2 alike; the returned result tells the two apart.
+    *encrypted* opens the image with the helpers' secret, for LUKS inside
+    qcow2 (``encrypt.key-secret``); luks files get it anyway.
     """
+    fmt = fmt or case_env().imgfmt
     args = ["check", "--output=json"]
     if repair:
         args += ["-r", repair]
-    result = qemu_img(*args, *open_args(path, fmt or case_env().imgfmt), quiet=True)
+    if encrypted:
+        target = [*secret_object(), "--image-opts", crypt.open_opts(path, fmt)]
+    else:
+        target = open_args(path, fmt)
+    result = qemu_img(*args, *target, quiet=True)
     unsupported = "does not support checks" in result.output
     if unsupported:
         res = CheckResult(result.returncode, supported=False)

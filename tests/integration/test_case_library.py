@@ -89,3 +89,19 @@ def test_crafted_cloop_and_dmg_images_open(scratch: Path) -> None:
     dmg.write_bytes(dmg_image([(DMG_RAW, b"\x6b" * 1024), (DMG_ZEROES, 2)]))
     assert lib.virtual_size(str(dmg), fmt="dmg") == 2048
     assert lib.verify(str(dmg), (0x6B, 0, 1024), (0, 1024, 1024), fmt="dmg", extra=("-r",))
+
+
+def test_check_image_opens_luks_inside_qcow2_with_the_secret(
+    scratch: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    img = lib.test_image()
+    assert lib.create(img, "4M", options=lib.crypt.create_options("qcow2"), quiet=True)
+    capsys.readouterr()
+    without = lib.check_image(img)
+    assert not without.clean or without.returncode != 0
+    assert "check: clean" not in capsys.readouterr().out
+    result = lib.check_image(img, encrypted=True)
+    assert result.supported
+    assert result.clean
+    assert result.returncode == 0
+    assert capsys.readouterr().out == "check: clean\n"
