@@ -17,6 +17,7 @@ formats, so one golden file serves them all.
 from iotests.lib import crypt, qcow2
 from iotests.lib.chain import backing_chain, log_map, map_extents, snapshot
 from iotests.lib.env import CaseEnv, case_env
+from iotests.lib.filebytes import peek, peek_int, poke, poke_int
 from iotests.lib.image import (
     CheckResult,
     allocated_ranges,
@@ -47,7 +48,6 @@ from iotests.lib.nbd import QemuNBD, QMPExport, dirty_extents, free_port
 from iotests.lib.nbd import image_opts as nbd_image_opts
 from iotests.lib.output import check, log, log_json, notrun, section
 from iotests.lib.patterns import Region, parse_size, verify, write
-from iotests.lib.poke import peek, peek_int, poke, poke_int
 from iotests.lib.qmp import (
     QMPError,
     QMPServer,

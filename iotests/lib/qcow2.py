@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from iotests.lib.poke import peek, poke_int
+from iotests.lib.filebytes import peek, poke_int
 
 MAGIC = 0x514649FB  # "QFI\xfb"
 

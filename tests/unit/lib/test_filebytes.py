@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from iotests.lib.poke import peek, peek_int, poke, poke_int
+from iotests.lib.filebytes import peek, peek_int, poke, poke_int
 
 
 def test_poke_overwrites_in_place(tmp_path: Path) -> None:
