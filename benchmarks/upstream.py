@@ -52,8 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 def _programs() -> dict[str, str]:
     """Resolve every binary once, so both runners get the very same paths."""
     found = binaries.resolve(None, os.environ, use_cache=False)
-    missing = [r.variable for r in binaries.ROLES if not found.get(r.name)]
-    if missing:
+    if missing := found.missing():
         sys.exit(f"upstream check needs every binary; missing: {', '.join(missing)}")
     return found.env()
 

@@ -65,6 +65,10 @@ class Binaries:
         """QEMU_*_PROG variables for the binaries that were found."""
         return {r.variable: p for r in ROLES if (p := self.paths.get(r.name))}
 
+    def missing(self) -> list[str]:
+        """Programs of the roles not found (upstream's ``check`` needs every one)."""
+        return [r.program for r in ROLES if not self.paths.get(r.name)]
+
 
 def _cached_build_dir() -> Path | None:
     try:

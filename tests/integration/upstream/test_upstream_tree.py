@@ -42,8 +42,7 @@ def tree() -> Path:
 @pytest.fixture(scope="module")
 def progs() -> dict[str, str]:
     found = binaries.resolve(None, os.environ, use_cache=False)
-    missing = [r.program for r in binaries.ROLES if not found.get(r.name)]
-    if missing:
+    if missing := found.missing():
         pytest.skip(f"upstream check needs every QEMU binary; missing: {', '.join(missing)}")
     return found.env()
 
