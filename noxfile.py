@@ -223,16 +223,23 @@ def _supported_formats(session: nox.Session, tree: str) -> list[str]:
 
 @nox.session
 def release(session: nox.Session) -> None:
-    """Fetch, verify and build a release; run the auto group on it; one report: -- X.Y.Z."""
+    """Fetch, verify and build a release; run the auto group on it; one report.
+
+    -- X.Y.Z for a QEMU release, or any other build source: ``debian`` (the
+    distribution's source package, as packagers verify it), a tarball or a
+    source tree; then runner options. The first build fetches and verifies
+    the source (build-qemu refuses an unverified release).
+    """
+    import re
     import shutil
     from pathlib import Path
 
     if not session.posargs or session.posargs[0].startswith("-"):
-        session.error("usage: nox -s release -- X.Y.Z [runner options]")
+        session.error("usage: nox -s release -- X.Y.Z|debian|TARBALL|TREE [runner options]")
     version, *extra = session.posargs
     _install(session)
-    out = _fresh_dir(f"{BUILD_RESULTS}/release-{version}")
-    session.run("invoke", "fetch-qemu", "--version", version)
+    label = re.sub(r"[^A-Za-z0-9._+-]", "_", Path(version).name) or "source"
+    out = _fresh_dir(f"{BUILD_RESULTS}/release-{label}")
     trees = {profile: _build(session, profile, version) for profile in ("tools", "system", "asan")}
     manifests = _fresh_dir(f"{out}/manifests")
     for profile, tree in trees.items():
