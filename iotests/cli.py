@@ -286,6 +286,8 @@ def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
     if upstream is not None and not args.tap:
         for note in upstream.casenotrun_lines(results):
             print(note)
+    if upstream is not None and (hint := upstream.qtest_hint(results, ctx.probe)):
+        print(f"# {hint}" if args.tap else hint)
     _write_reports(args, results, started, settings, _environment_summary(ctx))
     if interrupted:
         return ExitCode.INTERRUPTED

@@ -109,6 +109,25 @@ class UpstreamSuite(Suite):
             notes = dict(self._casenotrun)
         return [f"{r.name}:\n{notes[r.name]}" for r in results if r.name in notes]
 
+    def qtest_hint(self, results: Sequence[CaseResult], probe: Probe) -> str | None:
+        """Why many upstream tests fail with an emulator built without qtest (Debian's).
+
+        ``check`` starts every VM with ``-accel qtest`` (QEMU_OPTIONS), so with
+        such an emulator each VM test fails, under ``check`` and here alike.
+        The verdicts stay; the hint saves hunting through the diffs.
+        """
+        qemu = probe.binaries.get("qemu")
+        failed = sum(r.status.failed for r in results)
+        if not failed or not qemu or "qtest" in probe.accelerators:
+            return None
+        if "-accel qtest" not in self.check_env.get("QEMU_OPTIONS", ""):
+            return None
+        return (
+            f"note: {failed} failed; {qemu} has no qtest accelerator and upstream starts"
+            " every VM with -accel qtest, so each test that starts a VM fails here as under"
+            " ./check. `invoke build-qemu --profile system` builds an emulator with qtest."
+        )
+
     def not_run(self, case: Case, settings: RunSettings, probe: Probe) -> str | None:
         """Checked before a test starts: upstream skips a test with no reference file."""
         if self.expected_file(case, settings) is None:

@@ -80,3 +80,18 @@ def test_notrun_and_casenotrun_files(tree: Path, tmp_path: Path) -> None:
         CaseResult("001", "raw", "file", Status.PASS),
     ]
     assert suite.casenotrun_lines(results) == ["001:\n    [case not run] no zstd"]
+
+
+def test_qtest_hint_only_for_failures_with_an_emulator_lacking_qtest(tree: Path) -> None:
+    suite = _suite(tree, QEMU_OPTIONS="-nodefaults -display none -accel qtest")
+    failed = [CaseResult("040", "qcow2", "file", Status.FAIL, "output mismatch")]
+    passed = [CaseResult("001", "qcow2", "file", Status.PASS)]
+    no_qtest = Probe({"qemu": "/usr/bin/qemu-system-x86_64"}, accelerators=("kvm", "tcg"))
+    hint = suite.qtest_hint(failed + passed, no_qtest)
+    assert hint is not None
+    assert hint.startswith("note: 1 failed; /usr/bin/qemu-system-x86_64 has no qtest")
+    assert suite.qtest_hint(passed, no_qtest) is None
+    with_qtest = Probe({"qemu": "/q"}, accelerators=("qtest", "tcg"))
+    assert suite.qtest_hint(failed, with_qtest) is None
+    assert suite.qtest_hint(failed, Probe({"qemu": None})) is None
+    assert _suite(tree).qtest_hint(failed, no_qtest) is None  # QEMU_OPTIONS without qtest
