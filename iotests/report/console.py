@@ -28,6 +28,20 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}s"
 
 
+def timing_lines(results: Sequence[CaseResult], elapsed: float) -> list[str]:
+    """How long the run took, how busy the cases kept the CPUs, and the slowest cases."""
+    ran = [r for r in results if r.status not in (Status.NOT_RUN, Status.INTERRUPTED)]
+    line = f"Ran {len(ran)} of {len(results)} cases in {elapsed:.1f}s"
+    cpu = sum(r.cpu or 0.0 for r in ran)
+    if cpu and elapsed > 0:
+        line += f"; the cases used {cpu:.1f} CPU-s ({cpu / elapsed:.1f} CPUs busy on average)"
+    lines = [line]
+    if len(ran) > 3:
+        slowest = sorted(ran, key=lambda r: -r.duration)[:3]
+        lines.append("Slowest: " + ", ".join(f"{r.name} {_seconds(r.duration)}" for r in slowest))
+    return lines
+
+
 def diff_text(diff: str) -> Text:
     """A unified diff coloured the usual way."""
     text = Text()
@@ -113,8 +127,6 @@ class ConsoleReporter:
             self.console.print("[bold red]Failures:[/] " + " ".join(r.name for r in failed))
         if tally.interrupted:
             self.console.print(f"[magenta]Interrupted:[/] {tally.interrupted} cases did not finish")
-        self.console.print(
-            f"Ran {len(results) - tally.not_run - tally.interrupted} of "
-            f"{len(results)} cases in {elapsed:.1f}s"
-        )
+        for line in timing_lines(results, elapsed):
+            self.console.print(line)
         self.console.print(f"iotests: {tally.line()}", style="bold red" if failed else "bold green")
