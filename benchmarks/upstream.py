@@ -27,6 +27,7 @@ from pathlib import Path
 
 from iotests import command
 from iotests.env import binaries
+from iotests.errors import UsageError
 from iotests.upstream import discovery, verdicts
 
 DEFAULT_TREE = "/var/tmp/iotests-upstream/qemu-7.2/tests/qemu-iotests"
@@ -44,14 +45,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--group", default="quick", help="test group (default: quick)")
     p.add_argument("-j", "--jobs", type=int, default=2, help="parallel jobs (default: 2)")
     p.add_argument("--rounds", type=int, default=1, help="alternating rounds (default: 1)")
+    p.add_argument(
+        "--build-dir",
+        help="binaries from this QEMU build tree (default: QEMU_*_PROG variables, then PATH)",
+    )
     p.add_argument("--results-dir", help="our results and timings (default: a temp dir)")
     p.add_argument("--junit", metavar="FILE", help="also write our run's JUnit XML here")
     return p
 
 
-def _programs() -> dict[str, str]:
+def _programs(build_dir: str | None) -> dict[str, str]:
     """Resolve every binary once, so both runners get the very same paths."""
-    found = binaries.resolve(None, os.environ, use_cache=False)
+    try:
+        found = binaries.resolve(
+            Path(build_dir) if build_dir else None, os.environ, use_cache=False
+        )
+    except UsageError as exc:
+        sys.exit(str(exc))
     if missing := found.missing():
         sys.exit(f"upstream check needs every binary; missing: {', '.join(missing)}")
     return found.env()
@@ -102,7 +112,7 @@ def main() -> int:
     tree = Path(args.tree).resolve()
     if not discovery.is_tree(tree):
         sys.exit(f"{tree}: not an upstream tests/qemu-iotests (run scripts/fetch-upstream-tree)")
-    programs = _programs()
+    programs = _programs(args.build_dir)
     selection = [f"-{args.format}", "-g", args.group, "-j", str(args.jobs), "-tap"]
     results_dir = Path(args.results_dir or tempfile.mkdtemp(prefix="iotests-bench-")).resolve()
     results_dir.mkdir(parents=True, exist_ok=True)
