@@ -124,6 +124,7 @@ class Process:
     def __init__(self, popen: subprocess.Popen[bytes]) -> None:
         self._popen = popen
         self._reaped = threading.Event()
+        self._lock = threading.Lock()
         self._cpu: float | None = None
 
     @property
@@ -150,14 +151,21 @@ class Process:
         try:
             pid, status, usage = os.wait4(self._popen.pid, flags)
         except ChildProcessError:
-            # Another thread reaped it a moment ago and is recording the status.
-            self._reaped.wait()
+            # Usually another thread reaped it a moment ago and is recording the
+            # status. If nobody does (SIGCHLD ignored, a foreign reaper), do what
+            # subprocess does: exit code 0, and no CPU figure.
+            if not self._reaped.wait(1.0):
+                with self._lock:
+                    if not self._reaped.is_set():
+                        self._popen.returncode = 0
+                        self._reaped.set()
             return True
         if pid == 0:
             return False
-        self._cpu = usage.ru_utime + usage.ru_stime
-        self._popen.returncode = os.waitstatus_to_exitcode(status)
-        self._reaped.set()
+        with self._lock:
+            self._cpu = usage.ru_utime + usage.ru_stime
+            self._popen.returncode = os.waitstatus_to_exitcode(status)
+            self._reaped.set()
         return True
 
     def poll(self) -> int | None:

@@ -87,3 +87,12 @@ def test_kill_group_takes_the_group_even_when_the_leader_ignores_sigterm() -> No
         time.sleep(0.02)
     else:
         raise AssertionError(f"pid {grandchild} of the killed group still runs")
+
+
+def test_a_child_reaped_behind_our_back_does_not_hang_a_wait() -> None:
+    proc = command.spawn(["true"], stdout=command.DEVNULL)
+    os.waitpid(proc.pid, 0)  # a foreign reaper, as with SIGCHLD ignored
+    started = time.monotonic()
+    assert proc.wait() == 0
+    assert proc.cpu_seconds is None
+    assert time.monotonic() - started < 5
