@@ -33,8 +33,8 @@ from typing import Any
 from iotests.build.manifest import Manifest
 from iotests.errors import BuildError
 
-#: Profiles the runner prefers, in order, when picking a cached build.
-PREFERRED_PROFILES = ("tools", "system")
+#: Profiles the runner takes a cached build from, before any other profile.
+PREFERRED_PROFILES = ("system", "tools")
 
 
 def build_key(label: str, profile: str, inputs: Mapping[str, Any]) -> str:
@@ -161,21 +161,26 @@ class Cache:
 
 
 def pick_build(builds: Sequence[tuple[BuildEntry, Manifest]], source_spec: str) -> Path | None:
-    """The build tree to use for *source_spec*: a preferred profile first, newest first."""
+    """The build tree to use for *source_spec*: the newest system or tools build, else the newest.
+
+    A system build holds the same tools plus an emulator with qtest, so the
+    run gets one coherent set instead of a cached qemu-img beside PATH's
+    emulator. The newest wins: after a source tree was rebuilt in the tools
+    profile only, its older system build would test stale code.
+    """
     matching = [(e, m) for e, m in builds if m.source.get("spec") == source_spec]
-    for profile in PREFERRED_PROFILES:
-        for entry, manifest in matching:
-            if manifest.profile == profile:
-                return entry.tree
+    for entry, manifest in matching:  # newest first
+        if manifest.profile in PREFERRED_PROFILES:
+            return entry.tree
     return matching[0][0].tree if matching else None
 
 
 def default_build_dir(config_file: str | os.PathLike[str] | None = None) -> Path | None:
     """The toolkit's cached build tree for the configured default source, or None.
 
-    Prefers the ``tools`` profile, then ``system``, then any complete build of
-    that source, newest first. Reads only the config and the manifests: it is
-    fast and never fetches or builds anything.
+    Takes the newest ``system`` or ``tools`` build of that source, else the
+    newest complete build of it (see :func:`pick_build`). Reads only the
+    config and the manifests: it is fast and never fetches or builds anything.
 
     :raises ConfigError: when the config file is invalid.
     """

@@ -44,13 +44,19 @@ def fake_build(cache: Cache, key: str, spec: str, profile: str, finished: str) -
     return entry.tree
 
 
-def test_pick_prefers_tools_then_newest(tmp_path: Path) -> None:
+def test_pick_takes_the_newest_system_or_tools_build_of_the_source(tmp_path: Path) -> None:
     cache = Cache(tmp_path)
-    fake_build(cache, "k-asan", "debian", "asan", "2026-01-03T00:00:00")
     tools = fake_build(cache, "k-tools", "debian", "tools", "2026-01-01T00:00:00")
-    fake_build(cache, "k-other", "9.2.0", "tools", "2026-01-04T00:00:00")
-    assert pick_build(cache.complete(), "debian") == tools
-    (tools / "qemu-img").unlink()  # a build whose binaries vanished does not count
+    fake_build(cache, "k-asan", "debian", "asan", "2026-01-03T00:00:00")
+    fake_build(cache, "k-other", "9.2.0", "system", "2026-01-05T00:00:00")
+    assert pick_build(cache.complete(), "debian") == tools  # over a newer asan build
+    system = fake_build(cache, "k-system", "debian", "system", "2026-01-02T00:00:00")
+    assert pick_build(cache.complete(), "debian") == system
+    # A tools build made later (a changed checkout): the system build is stale.
+    newer = fake_build(cache, "k-tools-2", "debian", "tools", "2026-01-04T00:00:00")
+    assert pick_build(cache.complete(), "debian") == newer
+    for tree in (tools, system, newer):
+        (tree / "qemu-img").unlink()  # builds whose binaries vanished do not count
     assert pick_build(cache.complete(), "debian") == cache.entry("k-asan").tree
     assert pick_build(cache.complete(), "8.0.0") is None
 
