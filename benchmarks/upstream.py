@@ -111,6 +111,27 @@ def _evidence(directory: Path, stem: str) -> str:
     return "\n".join(texts)
 
 
+def _ours_argv(tree: Path, selection: list[str], results_dir: Path, report: Path) -> list[str]:
+    """``iotests check`` on *tree* with upstream's *selection*, writing a JSON report.
+
+    Run it from outside the tree: there ``-m iotests`` would import upstream's
+    iotests.py.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "iotests",
+        "check",
+        *selection,
+        "--upstream",
+        str(tree),
+        "--results-dir",
+        str(results_dir),
+        "--json",
+        str(report),
+    ]
+
+
 #: How often a verdict difference is re-run, alone, under both runners.
 RERUNS = 2
 
@@ -136,9 +157,8 @@ def _reproduced(
             _unmount_below(Path(scratch))
             shutil.rmtree(scratch, ignore_errors=True)
             report = results_dir / f"rerun-{name}-{attempt}.json"
-            argv = [sys.executable, "-m", "iotests", "check", f"-{fmt}", "-tap", name]
-            argv += ["--upstream", str(tree), "--results-dir", str(results_dir / "rerun")]
-            _timed([*argv, "--json", str(report)], results_dir, env)
+            selection = [f"-{fmt}", "-tap", name]
+            _timed(_ours_argv(tree, selection, results_dir / "rerun", report), results_dir, env)
             ours = verdicts.read_json_report(report) if report.is_file() else {}
             outcomes.append((theirs.get(name) or "absent", ours.get(name) or "absent"))
         same = all(u == o for u, o in outcomes)
@@ -160,20 +180,9 @@ def main() -> int:
     results_dir = Path(args.results_dir or tempfile.mkdtemp(prefix="iotests-bench-")).resolve()
     results_dir.mkdir(parents=True, exist_ok=True)
     report = results_dir / "report.json"
-    ours_argv = [
-        sys.executable,
-        "-m",
-        "iotests",
-        "check",
-        *selection,
-        "--upstream",
-        str(tree),
-        "--results-dir",
-        str(results_dir),
-        "--json",
-        str(report),
-        *(["--junit", str(Path(args.junit).resolve())] if args.junit else []),
-    ]
+    ours_argv = _ours_argv(tree, selection, results_dir, report)
+    if args.junit:
+        ours_argv += ["--junit", str(Path(args.junit).resolve())]
     times: dict[str, list[float]] = {"upstream": [], "ours": []}
     cpus: dict[str, list[float]] = {"upstream": [], "ours": []}
     tables: dict[str, dict[str, str]] = {}
@@ -194,7 +203,6 @@ def main() -> int:
         tables["upstream"] = verdicts.parse_check_output(output)
         print(f"round {round_no}: upstream check {seconds:7.1f}s  cpu {cpu:6.1f}s", flush=True)
         report.unlink(missing_ok=True)
-        # Not from the tree: ``-m iotests`` would import upstream's iotests.py there.
         seconds, cpu, output = _timed(ours_argv, results_dir, env)
         if not report.is_file():
             sys.exit(f"iotests check wrote no report; its output ended:\n{output[-2000:]}")
@@ -247,9 +255,10 @@ def _print_floor(times: dict[str, list[float]], cpus: dict[str, list[float]], re
     """
     cores = len(os.sched_getaffinity(0))
     upstream_wall = statistics.median(times["upstream"])
-    floor = statistics.median(cpus["upstream"]) / cores
+    upstream_cpu = statistics.median(cpus["upstream"])
+    floor = upstream_cpu / cores
     print(
-        f"CPU floor: upstream's run used {statistics.median(cpus['upstream']):.1f} CPU-s;"
+        f"CPU floor: upstream's run used {upstream_cpu:.1f} CPU-s;"
         f" on {cores} core(s) the same work cannot finish in under {floor:.1f}s."
         f" 0.8 of upstream's wall time is {0.8 * upstream_wall:.1f}s"
         f" ({'below' if 0.8 * upstream_wall < floor else 'above'} that floor)."

@@ -189,7 +189,7 @@ def step_settings(ctx: Context) -> Context:
         verbose=bool(getattr(a, "verbose", False)),
         regenerate=bool(_pick(a, c, "regenerate", False)),
         results_dir=_results_dir(ctx),
-        bytecode_cache=bool(c.get("bytecode_cache", True)),
+        bytecode_cache=bool(_pick(a, c, "bytecode_cache", True)),
     )
     return ctx
 
