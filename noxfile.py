@@ -68,6 +68,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def drills(session: nox.Session) -> None:
+    """Fault drills (tests/drills): signals, crashes, crafted tarballs, full disks, two runs."""
+    _install(session, "test")
+    session.run("pytest", "tests/drills", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff and mypy --strict."""
     _install(session, "lint", "test")

@@ -6,30 +6,24 @@ verdict (pass, fail, timeout, not run) is reached.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
-from iotests import command
 from iotests.errors import CommandError
-from iotests.runner import compare, expected, filters, reaper, sanitizers
+from iotests.runner import compare, evidence, expected, filters, process, reaper
+from iotests.runner.dirs import CaseDirs
 from iotests.runner.discovery import Case
 from iotests.runner.filters import Filter
 from iotests.runner.results import CaseResult, Status
 from iotests.runner.settings import RunSettings
 
-SANITIZER_VARIABLES = {"ASAN_OPTIONS": "asan", "UBSAN_OPTIONS": "ubsan", "LSAN_OPTIONS": "lsan"}
 #: Only these variables of the runner's environment reach a case (plus QEMU_*/IOTESTS_* ones).
 _PASS_THROUGH = (
     "PATH",
@@ -46,25 +40,6 @@ _PASS_THROUGH = (
     "MALLOC_PERTURB_",
     "GNUPGHOME",
 )
-
-
-@dataclass(frozen=True)
-class CaseDirs:
-    result: Path
-    scratch: Path
-    sock: Path
-
-    @property
-    def notrun_file(self) -> Path:
-        return self.result / "notrun"
-
-    @property
-    def events_file(self) -> Path:
-        return self.result / "events.jsonl"
-
-    @property
-    def valgrind_dir(self) -> Path:
-        return self.result / "valgrind"
 
 
 class Suite:
@@ -132,131 +107,13 @@ def bytecode_environment(settings: RunSettings) -> dict[str, str]:
     return {"PYTHONDONTWRITEBYTECODE": "1"}
 
 
-@dataclass
-class Outcome:
-    """What the process did, before any judgement."""
-
-    returncode: int | None
-    output: str
-    duration: float
-    timed_out: bool
-    interrupted: bool
-    leftovers: list[reaper.Leftover]
-    #: CPU seconds of the case's process tree (what it reaped), None if unknown.
-    cpu: float | None = None
-
-
-def _pump(stream: IO[bytes], sink: IO[bytes], echo: Callable[[str], None] | None) -> None:
-    for chunk in iter(stream.readline, b""):
-        sink.write(chunk)
-        if echo is not None:
-            echo(chunk.decode(errors="replace").rstrip("\n"))
-
-
 def _base_environment(environ: Mapping[str, str], token: str, dirs: CaseDirs) -> dict[str, str]:
     base = {k: v for k, v in environ.items() if k in _PASS_THROUGH}
     base.update({k: v for k, v in environ.items() if k.startswith(("QEMU_", "QSD_", "IOTESTS_"))})
     base[reaper.TOKEN_VARIABLE] = token
     base[reaper.RUNNER_VARIABLE] = str(os.getpid())
-    for variable, stem in SANITIZER_VARIABLES.items():
-        value = environ.get(variable)
-        if value is not None:
-            if "log_path=" not in value:
-                value = (
-                    f"{value}:log_path={dirs.result / stem}"
-                    if value
-                    else f"log_path={dirs.result / stem}"
-                )
-            base[variable] = value
+    base.update(evidence.sanitizer_environment(environ, dirs.result))
     return base
-
-
-def _run_process(
-    argv: list[str],
-    env: Mapping[str, str],
-    dirs: CaseDirs,
-    timeout: float,
-    stop: threading.Event,
-    echo: Callable[[str], None] | None,
-    token: str,
-) -> Outcome:
-    raw_path = dirs.result / "output.raw"
-    start = time.monotonic()
-    timed_out = interrupted = False
-    with raw_path.open("wb") as sink:
-        proc = command.spawn(argv, env=env, cwd=dirs.scratch)
-        assert proc.stdout is not None
-        pump = threading.Thread(target=_pump, args=(proc.stdout, sink, echo), daemon=True)
-        pump.start()
-        deadline = start + timeout
-        # A blocking wait in its own thread notices the exit at once; polling
-        # would add its interval to every case's duration.
-        exited = threading.Event()
-
-        def wait_for_exit() -> None:
-            proc.wait()
-            exited.set()
-
-        threading.Thread(target=wait_for_exit, daemon=True).start()
-        while not exited.wait(min(0.2, max(0.0, deadline - time.monotonic()))):
-            if stop.is_set():
-                interrupted = True
-                proc.kill_group()
-                break
-            if time.monotonic() >= deadline:
-                timed_out = True
-                proc.kill_group()
-                break
-        duration = time.monotonic() - start
-        proc.signal_group(9)  # whatever is left of the case's own group
-        leftovers = reaper.kill_all(token)
-        pump.join(timeout=5)
-        proc.close()
-    output = raw_path.read_bytes().decode(errors="replace")
-    return Outcome(
-        proc.returncode, output, duration, timed_out, interrupted, leftovers, proc.cpu_seconds
-    )
-
-
-def _crash_evidence(outcome: Outcome, dirs: CaseDirs) -> list[str]:
-    reasons = compare.crash_reasons(outcome.output)
-    if outcome.returncode is not None and outcome.returncode < 0 and not outcome.timed_out:
-        reasons.append(f"case killed by signal {-outcome.returncode}")
-    with contextlib.suppress(OSError):
-        for line in dirs.events_file.read_text().splitlines():
-            with contextlib.suppress(ValueError):
-                event = json.loads(line)
-                if event.get("event") == "crash":
-                    reasons.append(f"{event.get('program')} killed by signal {event.get('signal')}")
-    for stem in SANITIZER_VARIABLES.values():
-        for log in sorted(dirs.result.glob(f"{stem}.*")):
-            # Known noise (ASan's coroutine warning) is written by every tool
-            # of a sanitizer build; anything else in the log is a finding.
-            text = sanitizers.strip_noise(log.read_text(errors="replace"))
-            found = compare.crash_reasons(text)
-            first = text.strip().splitlines()[0] if text.strip() else ""
-            reasons.extend(found or ([f"sanitizer output in {log.name}: {first}"] if first else []))
-    if dirs.valgrind_dir.is_dir():
-        for log in sorted(dirs.valgrind_dir.glob("*.log")):
-            problem = valgrind_problem(log.read_text(errors="replace"))
-            if problem:
-                reasons.append(f"valgrind: {problem} ({log.name})")
-    return reasons
-
-
-def valgrind_problem(log: str) -> str | None:
-    """What a valgrind log reports, or None for a clean one.
-
-    With ``--quiet`` valgrind writes only errors, so any error header counts;
-    without it, the ERROR SUMMARY line gives the number.
-    """
-
-    counts = [int(n) for n in re.findall(r"ERROR SUMMARY: (\d+) errors", log)]
-    if counts:
-        return f"{sum(counts)} errors" if sum(counts) else None
-    headers = re.findall(r"^==\d+== (\S.*)$", log, re.M)
-    first = [h for h in headers if not h.startswith(("at ", "by ", "Address ", "Block "))]
-    return f"{len(first)} errors, first: {first[0]}" if first else None
 
 
 def _short_tempdir() -> Path:
@@ -312,9 +169,9 @@ def execute(
         return result
 
     try:
-        outcome = _run_process(case.command(), env, dirs, timeout, stop, echo, token)
+        outcome = process.run_process(case.command(), env, dirs, timeout, stop, echo, token)
     except CommandError as exc:
-        outcome = Outcome(None, "", 0.0, False, False, [])
+        outcome = process.Outcome(None, "", 0.0, False, False, [])
         return finish(Status.FAIL, str(exc).splitlines()[0])
 
     if outcome.interrupted:
@@ -333,7 +190,7 @@ def execute(
     output_file.write_text(actual)
 
     notrun = suite.notrun_reason(case, dirs)
-    crashes = _crash_evidence(outcome, dirs)
+    crashes = evidence.crash_evidence(outcome, dirs)
     if notrun is not None and not crashes:
         return finish(Status.NOT_RUN, notrun)
     if crashes:

@@ -16,8 +16,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from iotests.env.probe import Probe
+from iotests.runner.dirs import CaseDirs
 from iotests.runner.discovery import Case
-from iotests.runner.execution import CaseDirs, Suite, bytecode_environment
+from iotests.runner.execution import Suite, bytecode_environment
 from iotests.runner.filters import Filter
 from iotests.runner.results import CaseResult
 from iotests.runner.settings import RunSettings

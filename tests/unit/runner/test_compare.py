@@ -66,6 +66,6 @@ VALGRIND_QUIET = """==123== Invalid read of size 4
     ],
 )
 def test_valgrind_problem(log: str, problem: str | None) -> None:
-    from iotests.runner.execution import valgrind_problem
+    from iotests.runner.evidence import valgrind_problem
 
     assert valgrind_problem(log) == problem

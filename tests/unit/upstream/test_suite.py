@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from iotests.env.probe import Probe
-from iotests.runner.execution import CaseDirs
+from iotests.runner.dirs import CaseDirs
 from iotests.runner.results import CaseResult, Status
 from iotests.runner.settings import RunSettings
 from iotests.upstream import discovery
