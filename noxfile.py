@@ -122,7 +122,7 @@ def upstream_verdicts(session: nox.Session) -> None:
             "usage: nox -s upstream-verdicts -- TREE [--format F --group G -j N]"
             " [--build-profile P]"
         )
-    _install(session)
+    _install(session, "tasks")
     args = list(session.posargs)
     if "--build-profile" in args:
         # Binaries of the toolkit's build (default source: Debian's 7.2) instead of
@@ -199,7 +199,7 @@ def _fresh_dir(path: str) -> str:
 @nox.session
 def asan(session: nox.Session) -> None:
     """Build the ASan+UBSan profile if needed; run qcow2 and raw on it; any report fails."""
-    _install(session)
+    _install(session, "tasks")
     tree = _build(session, "asan")
     out = _fresh_dir(f"{BUILD_RESULTS}/asan")
     logs = _fresh_dir(f"{out}/sanitizer-logs")
@@ -217,7 +217,7 @@ def asan(session: nox.Session) -> None:
 @nox.session
 def coverage(session: nox.Session) -> None:
     """Build the gcov profile, reset its counters, run the suite, report with gcovr."""
-    _install(session)
+    _install(session, "tasks")
     session.install("gcovr")
     tree = _build(session, "gcov")
     out = _fresh_dir(f"{BUILD_RESULTS}/coverage")
@@ -258,7 +258,7 @@ def release(session: nox.Session) -> None:
     if not session.posargs or session.posargs[0].startswith("-"):
         session.error("usage: nox -s release -- X.Y.Z|debian|TARBALL|TREE [runner options]")
     version, *extra = session.posargs
-    _install(session)
+    _install(session, "tasks")
     label = re.sub(r"[^A-Za-z0-9._+-]", "_", Path(version).name) or "source"
     out = _fresh_dir(f"{BUILD_RESULTS}/release-{label}")
     trees = {profile: _build(session, profile, version) for profile in ("tools", "system", "asan")}
