@@ -193,7 +193,12 @@ class ReleaseSource(Source):
             show_progress=ctx.show_progress,
         )
 
-    def _verify(self, path: Path, *, ctx: Context, sig: Path) -> None:
+    def _verify(self, path: Path, *, ctx: Context, sig: Path) -> bool:
+        """Check *path* against the pin and the signature; True when either proved it.
+
+        :raises BuildError: a check failed, or nothing could be checked and
+            unverified tarballs are not allowed.
+        """
         pinned = ctx.config.sha256.get(self.version)
         if pinned:
             verify.check_sha256(path, pinned, self.filename)
@@ -218,6 +223,7 @@ class ReleaseSource(Source):
                 f"{ctx.config.source} and {result.detail}; pin a checksum, import the release "
                 "key, or pass --allow-unverified"
             )
+        return bool(pinned) or result.verified
 
     def prepare(self, ctx: Context) -> Prepared:
         archive = self.fetch(ctx)
