@@ -84,22 +84,56 @@ def verify_signature(
             False, f"no release key ({', '.join(sorted(wanted))}) in the gpg keyring"
         )
     result = _gpg(["--status-fd", "1", "--verify", str(signature), str(path)], environ)
-    status = [
-        line.split()[1:]
-        for line in result.stdout.splitlines()
-        if line.startswith("[GNUPG:] ") and len(line.split()) > 1
-    ]
-    for fields in status:
-        if fields[0] == "VALIDSIG":
-            signer = {fields[1], fields[-1]} & wanted
-            if signer and result.returncode == 0:
-                return SignatureResult(True, f"good signature by {sorted(signer)[0]}")
+    return judge(
+        result.stdout, result.returncode, result.stderr, wanted, shown=shown, sig=signature.name
+    )
+
+
+def judge(
+    status_text: str,
+    returncode: int,
+    stderr: str,
+    wanted: set[str],
+    *,
+    shown: str,
+    sig: str,
+) -> SignatureResult:
+    """What gpg's ``--status-fd`` lines say about a signature, as a result or one-line error.
+
+    The status lines, not gpg's prose on stderr, decide: the prose spans
+    several lines, changes between versions and, for a file that is no
+    signature at all, ends with advice about argument order.
+
+    :raises BuildError: bad, made by a key not in *wanted*, or no signature.
+    """
+    status: dict[str, list[str]] = {}
+    for line in status_text.splitlines():
+        fields = line.split()
+        if len(fields) > 1 and fields[0] == "[GNUPG:]":
+            status.setdefault(fields[1], fields[2:])
+    if "VALIDSIG" in status:
+        fields = status["VALIDSIG"]
+        signer = {fields[0], fields[-1]} & wanted
+        if signer and returncode == 0:
+            return SignatureResult(True, f"good signature by {sorted(signer)[0]}")
+        raise BuildError(
+            f"{shown}: good signature by key {fields[-1]}, which is not a configured release key"
+        )
+    if "BADSIG" in status:
+        raise BuildError(f"{shown}: BAD signature ({sig} does not match the file)")
+    if "ERRSIG" in status:
+        fields = status["ERRSIG"]
+        key = fields[6] if len(fields) > 6 and fields[6] != "-" else fields[0]
+        if "NO_PUBKEY" in status:
             raise BuildError(
-                f"{shown}: signature by key {fields[1]}, which is not a configured release key"
+                f"{shown}: signed by key {key}, which is not in the gpg keyring "
+                "and not a configured release key"
             )
-    if any(fields[0] == "BADSIG" for fields in status):
-        raise BuildError(f"{shown}: BAD signature ({signature.name} does not match the file)")
-    if any(fields[0] in ("ERRSIG", "NO_PUBKEY") for fields in status):
-        raise BuildError(f"{shown}: signed by a key that is not a configured release key")
-    reason = (result.stderr.strip().splitlines() or ["no usable signature"])[-1]
-    raise BuildError(f"{shown}: signature does not verify: {reason}")
+        code = fields[5] if len(fields) > 5 else "?"
+        raise BuildError(f"{shown}: signature by key {key} cannot be checked (gpg error {code})")
+    if {"NODATA", "UNEXPECTED"} & status.keys() or "NEWSIG" not in status:
+        # No signature packet in it at all: garbage, truncated, or some other file.
+        raise BuildError(f"{shown}: signature {sig} is not a valid OpenPGP signature")
+    said = [line.removeprefix("gpg: ") for line in stderr.splitlines() if line.startswith("gpg: ")]
+    reason = said[0] if said else f"gpg exit code {returncode}"
+    raise BuildError(f"{shown}: signature {sig} does not verify: {reason}")
