@@ -38,8 +38,9 @@ from pathlib import Path
 
 from iotests.errors import BuildError
 
-#: Longest member name or link target accepted, in bytes: ten times the
-#: longest path in a QEMU release, far below PATH_MAX.
+#: Longest member name or link target accepted, in bytes: several times any
+#: path in a QEMU release, and far enough below PATH_MAX that the target
+#: directory's own path cannot push a member over it.
 MAX_PATH = 1024
 #: Symlinks followed while resolving one target before calling it a loop
 #: (the kernel's own limit).

@@ -50,7 +50,7 @@ _CONTENT_RANGE_RE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _UNSATISFIED_RANGE_RE = re.compile(r"bytes\s+\*/(\d+)")
 #: What the stream raises when the connection breaks mid-body (urllib3's
 #: errors, since the body is read raw, and the socket's own).
-_BROKEN = (urllib3.exceptions.HTTPError, requests.RequestException, OSError)
+_BROKEN = (urllib3.exceptions.HTTPError, OSError)
 
 #: Called with the complete ``.part`` file: True when it proved the contents
 #: (checksum, signature), False when it accepted them unproven; raising rejects them.
