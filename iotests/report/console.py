@@ -212,15 +212,37 @@ def _options(
     return words
 
 
-def _accepts_new_output(result: CaseResult) -> bool:
-    """Whether writing the output as the golden would make the case pass.
+#: What only a crash prints: a Python traceback, bash reporting a child killed by a
+#: signal, a sanitizer's report. Output showing one is a bug to fix, not to accept.
+_CRASH_MARKERS = (
+    "Traceback (most recent call last):",
+    "Segmentation fault",
+    "(core dumped)",
+    "Sanitizer",
+)
 
-    True for an output that differs from its golden or has none; a crash,
-    a non-zero exit, a timeout or a leftover process needs a fix instead.
+
+def crash_shown(diff: str) -> str | None:
+    """The first line of new output in *diff* that shows a crash, if any (pure)."""
+    for line in diff.splitlines():
+        new = line.startswith("+") and not line.startswith("+++")
+        if new and any(marker in line for marker in _CRASH_MARKERS):
+            return line[1:].strip()
+    return None
+
+
+def _accepts_new_output(result: CaseResult) -> bool:
+    """Whether writing the output as the golden could be right.
+
+    True for an output that differs from its golden or has none; not when
+    the new output shows a crash, nor for a crash, a non-zero exit, a
+    timeout or a leftover process: those need a fix instead.
     """
     if result.status is not Status.FAIL:
         return False
-    return result.diff is not None or (result.reason or "").startswith("no expected output")
+    if result.diff is not None:
+        return crash_shown(result.diff) is None
+    return (result.reason or "").startswith("no expected output")
 
 
 def _tail(path: str, lines: int = _TAIL_LINES) -> list[str]:
@@ -412,6 +434,8 @@ class ConsoleReporter:
             line.append(f" {r.reason or ''}")
             if r.status is Status.TIMEOUT and r.output_file:
                 line.append(f"; partial output in {r.output_file}")
+            if r.diff and (crash := crash_shown(r.diff)):
+                line.append(f"; the new output shows a crash: {crash}")
             self._print(line)
         if self.rerun is None:
             return
@@ -420,9 +444,6 @@ class ConsoleReporter:
         accept = [r.name for r in failed if _accepts_new_output(r)]
         if accept:
             self._print(
-                Text(
-                    f"Accept the new output of {' '.join(accept)}, then read the goldens' diff "
-                    "(git diff) before committing:"
-                )
+                Text("Accept the new output, then read the goldens' diff before committing:")
             )
             self._print(Text(f"  {self.rerun.accept_line(accept)}"))

@@ -104,12 +104,52 @@ def test_a_failure_says_how_to_rerun_it_and_an_output_change_how_to_accept_it() 
     assert lines[at + 4 : at + 8] == [
         "Re-run:",
         "  iotests run -f qcow2 001 004 005",
-        "Accept the new output of 001 005, then read the goldens' diff (git diff) before "
-        "committing:",
+        "Accept the new output, then read the goldens' diff before committing:",
         "  iotests run -f qcow2 --regenerate 001 005",
     ]
     # A crash is not a change of output: nothing to accept.
     assert "004" not in lines[at + 7]
+
+
+TRACEBACK_DIFF = """--- /expected/003.out
++++ /results/003/output
+@@ -1,2 +1,3 @@
+-Formatting 'TEST_DIR/t.img', fmt=IMGFMT size=4194304
+-check: clean
++Traceback (most recent call last):
++  File "/cases/003", line 17, in <module>
++NameError: name 'img' is not defined"""
+
+
+@pytest.mark.parametrize(
+    ("diff", "crash"),
+    [
+        pytest.param(TRACEBACK_DIFF, "Traceback (most recent call last):", id="traceback"),
+        pytest.param(
+            "+++ b\n-ok\n+./common.rc: line 3: 77 Segmentation fault (core dumped)",
+            "./common.rc: line 3: 77 Segmentation fault (core dumped)",
+            id="signal",
+        ),
+        pytest.param(
+            "+++ b\n+==12==ERROR: AddressSanitizer: heap-use-after-free",
+            "==12==ERROR: AddressSanitizer: heap-use-after-free",
+            id="sanitizer",
+        ),
+        pytest.param("--- a\n+++ b\n-wrote 4096/8192\n+wrote 4096/4096", None, id="no-crash"),
+    ],
+)
+def test_an_output_that_shows_a_crash_is_not_offered_for_acceptance(
+    diff: str, crash: str | None
+) -> None:
+    lines = _run([_result("003", Status.FAIL, "output differs from 003.out", diff=diff)])
+    summary = next(line for line in lines if line.startswith("  003 fail"))
+    assert "  iotests run -f qcow2 003" in lines
+    if crash is None:
+        assert summary.split(maxsplit=2)[2] == "output differs from 003.out"
+        assert "  iotests run -f qcow2 --regenerate 003" in lines
+    else:
+        assert summary.endswith(f"; the new output shows a crash: {crash}")
+        assert not any("--regenerate" in line for line in lines)
 
 
 def test_only_crashes_offer_no_accept_command() -> None:
