@@ -363,10 +363,16 @@ class ConsoleReporter:
             )
             self._live.start(refresh=True)
 
+    def _redraw(self) -> None:
+        """Bring the live region up to date now, not at its next tick: it must not lag the lines."""
+        if self._live is not None:
+            self._live.refresh()
+
     def case_started(self, case: Case) -> None:
         with self._lock:
             self._pending.pop(case.name, None)
             self._running[case.name] = self._clock()
+        self._redraw()
 
     def case_finished(self, result: CaseResult) -> None:
         with self._lock:
@@ -375,6 +381,10 @@ class ConsoleReporter:
             self._done += 1
             self._failed += result.status.failed
             self._not_run += result.status is Status.NOT_RUN
+        self._report(result)
+        self._redraw()
+
+    def _report(self, result: CaseResult) -> None:
         if result.status is Status.NOT_RUN and not self._verbose:
             return
         style = _STYLE[result.status]

@@ -133,6 +133,18 @@ def test_a_terminal_gets_a_live_region_that_is_cleared_at_the_end() -> None:
     assert raw.rstrip().endswith("iotests: 1 passed, 1 failed, 0 skipped\x1b[0m")
 
 
+def test_the_live_region_is_redrawn_as_cases_start_and_finish() -> None:
+    """Not at the next tick: a region lagging the lines above it shows cases already done."""
+    out = io.StringIO()
+    reporter = ConsoleReporter(Console(file=out, force_terminal=True, width=100), environ={})
+    reporter.start([_case("001"), _case("002")], QCOW2)
+    reporter.case_started(_case("001"))
+    assert "  001 " in out.getvalue()
+    reporter.case_finished(_result("001", Status.PASS, duration=0.1))
+    assert "[1/2]" in out.getvalue()
+    reporter.finish([_result("001", Status.PASS, duration=0.1)], 0.2)
+
+
 @pytest.mark.parametrize(
     ("terminal", "environ"),
     [
