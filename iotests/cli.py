@@ -8,24 +8,34 @@ process; every user error becomes one line on stderr and its exit code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import platform
 import sys
-from collections.abc import Sequence
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iotests import __version__
-from iotests.config import RunnerConfig, find_config, load_runner_config
+from iotests.config import (
+    RunnerConfig,
+    find_config,
+    jobs_argument,
+    load_runner_config,
+    seconds_argument,
+)
 from iotests.env import binaries as binaries_mod
 from iotests.env.probe import Probe, probe
-from iotests.errors import BinaryNotFoundError, IotestsError, UsageError
+from iotests.errors import BinaryNotFoundError, IotestsError, ResultsBusyError, UsageError
 from iotests.exitcodes import ExitCode
 from iotests.runner.discovery import Case, discover
 from iotests.runner.execution import Suite
-from iotests.runner.results import CaseResult
+from iotests.runner.results import CaseResult, Status
 from iotests.runner.selection import Selection, Shard, select
 from iotests.runner.session import not_run_reason, run_selection
 from iotests.runner.settings import AIOMODES, CACHEMODES, FORMATS, PROTOCOLS, RunSettings
@@ -78,9 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-n", "--dry-run", action="store_true", help="show what would run, run nothing"
     )
-    run.add_argument("-j", "--jobs", type=int, metavar="N", help="parallel cases (default: CPUs)")
     run.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="per-case timeout (default 600)"
+        "-j", "--jobs", type=jobs_argument, metavar="N", help="parallel cases (default: CPUs)"
+    )
+    run.add_argument(
+        "--timeout", type=seconds_argument, metavar="SECONDS", help="per-case timeout (default 600)"
     )
     run.add_argument("-c", "--cachemode", choices=CACHEMODES, help="cache mode for QEMU tools")
     run.add_argument("-i", "--aiomode", choices=AIOMODES, help="AIO mode for QEMU tools")
@@ -89,7 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--misalign", action="store_true", help="misaligned buffers in qemu-io")
     run.add_argument("-v", "--verbose", action="store_true", help="show each case's output live")
     run.add_argument(
-        "--regenerate", action="store_true", help="write actual output as the golden files"
+        "--regenerate",
+        action="store_true",
+        default=None,
+        help="write actual output as the golden files",
     )
     run.add_argument(
         "--results-dir", metavar="DIR", help="results and kept outputs (default: ./results)"
@@ -97,6 +112,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--junit", metavar="FILE", help="write JUnit XML")
     run.add_argument("--json", metavar="FILE", dest="json_file", help="write a JSON report")
     run.add_argument("--tap", action="store_true", help="print TAP instead of the console view")
+    strict = run.add_argument_group(
+        "strictness",
+        "for packagers and CI: a run whose binaries lacked what cases need is not green",
+    )
+    strict.add_argument(
+        "--fail-on-not-run",
+        action="store_true",
+        help="exit 1 if any selected case was not run (whatever the reason)",
+    )
+    strict.add_argument(
+        "--min-run",
+        type=jobs_argument,
+        metavar="N",
+        help="exit 1 unless at least N cases ran (passed or failed)",
+    )
 
     sub.add_parser(
         "report",
@@ -135,8 +165,9 @@ class Context:
 
 
 def _pick(args: argparse.Namespace, config: RunnerConfig, key: str, default: Any = None) -> Any:
+    """The flag's value if given (0 and empty strings are values), else the config's."""
     value = getattr(args, key, None)
-    return value if value not in (None, False) else config.get(key, default)
+    return value if value is not None else config.get(key, default)
 
 
 def step_config(args: argparse.Namespace) -> Context:
@@ -153,7 +184,7 @@ def step_binaries(ctx: Context) -> Context:
 
         build_dir = mode.cached_build_for(Path(ctx.args.upstream), ctx.environ)
     ctx.binaries = binaries_mod.resolve(
-        Path(build_dir) if build_dir else None, ctx.environ, use_cache=use_cache
+        Path(build_dir).resolve() if build_dir else None, ctx.environ, use_cache=use_cache
     )
     if not ctx.binaries.found():
         raise BinaryNotFoundError(
@@ -171,11 +202,7 @@ def step_probe(ctx: Context) -> Context:
 def step_settings(ctx: Context) -> Context:
     a, c = ctx.args, ctx.config
     jobs = _pick(a, c, "jobs", os.cpu_count() or 1)
-    if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, not {jobs}")
     timeout = _pick(a, c, "timeout", 600.0)
-    if timeout <= 0:
-        raise UsageError(f"--timeout must be positive, not {timeout}")
     ctx.settings = RunSettings(
         format=_pick(a, c, "format", "raw"),
         protocol=_pick(a, c, "protocol", "file"),
@@ -210,8 +237,8 @@ def step_discover(ctx: Context) -> Context:
     if ctx.upstream_tree is not None:
         ctx.cases = list(mode.select_cases(ctx.upstream_tree, ctx.args))
         return ctx
-    cases_dir = Path(_pick(ctx.args, ctx.config, "cases_dir"))
-    expected_dir = Path(_pick(ctx.args, ctx.config, "expected_dir"))
+    cases_dir = Path(_pick(ctx.args, ctx.config, "cases_dir")).resolve()
+    expected_dir = Path(_pick(ctx.args, ctx.config, "expected_dir")).resolve()
     everything = discover(cases_dir, expected_dir)
     a = ctx.args
     selection = Selection(
@@ -245,11 +272,7 @@ def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
         )
         not_run = upstream.not_run
     if not args.tap:
-        print(f"binaries: {ctx.binaries.origin}", flush=True)
-        versions = sorted(set(ctx.probe.versions.values()))
-        if len(versions) > 1:
-            detail = ", ".join(f"{r} {v}" for r, v in sorted(ctx.probe.versions.items()))
-            print(f"warning: the binaries are of different QEMU versions: {detail}", flush=True)
+        _print_binaries(ctx)
     if args.dry_run:
         for case in ctx.cases:
             reason = not_run(case, settings, ctx.probe)
@@ -257,6 +280,69 @@ def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
         return ExitCode.OK
     if settings.valgrind:
         _check_valgrind(ctx.binaries)
+    _check_report_paths(args)
+    _kill_orphans()
+    started = datetime.now(UTC)
+    with _results_lock(settings, started):
+        ctx.probe.save(settings.results_dir / settings.combo / "probe.json")
+        env = ctx.binaries.env()
+        env["IOTESTS_PROBE"] = str(settings.results_dir / settings.combo / "probe.json")
+        from iotests.report.console import ConsoleReporter
+        from iotests.report.tap import TapReporter
+
+        reporter = TapReporter() if args.tap else ConsoleReporter.for_run(settings, args, upstream)
+        outcome = run_selection(
+            ctx.cases, settings, ctx.probe, env, reporter, suite=suite, not_run=not_run
+        )
+    results = outcome.results
+    if outcome.aborted:
+        print(f"iotests: error: stopped starting cases: {outcome.aborted}", file=sys.stderr)
+    if upstream is not None and not args.tap:
+        for note in upstream.casenotrun_lines(results):
+            print(note)
+    if upstream is not None and (hint := upstream.qtest_hint(results, ctx.probe)):
+        print(f"# {hint}" if args.tap else hint)
+    written = _write_reports(args, results, started, settings, _environment_summary(ctx))
+    if outcome.interrupted:
+        return ExitCode.INTERRUPTED
+    if any(r.status.failed for r in results):
+        return ExitCode.FAILED
+    code = _strictness(args, results)
+    if code is not ExitCode.OK:
+        return code
+    return ExitCode.OK if written else ExitCode.USAGE_ERROR
+
+
+def _strictness(args: argparse.Namespace, results: Sequence[CaseResult]) -> ExitCode:
+    """Whether a run without failures is still not green: nothing ran, or too little."""
+    not_run = [r for r in results if r.status is Status.NOT_RUN]
+    ran = len(results) - len(not_run)
+    if results and ran == 0:
+        print(
+            f"iotests: error: no case ran: all {len(results)} selected cases were not run",
+            file=sys.stderr,
+        )
+        return ExitCode.NO_CASES
+    if not_run and getattr(args, "fail_on_not_run", False):
+        print(f"iotests: error: --fail-on-not-run: {len(not_run)} cases not run", file=sys.stderr)
+        return ExitCode.FAILED
+    minimum = getattr(args, "min_run", None)
+    if minimum is not None and ran < minimum:
+        print(f"iotests: error: --min-run {minimum}: only {ran} cases ran", file=sys.stderr)
+        return ExitCode.FAILED
+    return ExitCode.OK
+
+
+def _print_binaries(ctx: Context) -> None:
+    assert ctx.binaries is not None and ctx.probe is not None
+    print(f"binaries: {ctx.binaries.origin}", flush=True)
+    versions = sorted(set(ctx.probe.versions.values()))
+    if len(versions) > 1:
+        detail = ", ".join(f"{r} {v}" for r, v in sorted(ctx.probe.versions.items()))
+        print(f"warning: the binaries are of different QEMU versions: {detail}", flush=True)
+
+
+def _kill_orphans() -> None:
     from iotests.runner import reaper
 
     stale = reaper.kill_orphans()
@@ -266,32 +352,48 @@ def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
             f"killed {len(stale)} processes left by an earlier run that died: {names}",
             file=sys.stderr,
         )
-    settings.results_dir.mkdir(parents=True, exist_ok=True)
-    ctx.probe.save(settings.results_dir / settings.combo / "probe.json")
-    env = ctx.binaries.env()
-    env["IOTESTS_PROBE"] = str(settings.results_dir / settings.combo / "probe.json")
-    from iotests.report.console import ConsoleReporter
-    from iotests.report.tap import TapReporter
 
-    reporter = TapReporter() if args.tap else ConsoleReporter()
-    started = datetime.now(UTC)
-    interrupted = False
+
+@contextlib.contextmanager
+def _results_lock(settings: RunSettings, started: datetime) -> Iterator[None]:
+    """Hold this run's folder of the results directory, or refuse in one line.
+
+    Two runs of one format and protocol on one results directory would
+    delete each other's case folders; runs of different ones share only
+    files that are merged under a lock (timings.json) or written whole.
+    """
+    from iotests import fileio
+
+    folder = settings.results_dir / settings.combo
+    holder = (
+        f"pid {os.getpid()} on {platform.node()}, started {started.isoformat(timespec='seconds')}"
+    )
     try:
-        results = run_selection(
-            ctx.cases, settings, ctx.probe, env, reporter, suite=suite, not_run=not_run
-        )
-    except KeyboardInterrupt:
-        interrupted = True
-        results = _load_results(ctx.cases, settings)
-    if upstream is not None and not args.tap:
-        for note in upstream.casenotrun_lines(results):
-            print(note)
-    if upstream is not None and (hint := upstream.qtest_hint(results, ctx.probe)):
-        print(f"# {hint}" if args.tap else hint)
-    _write_reports(args, results, started, settings, _environment_summary(ctx))
-    if interrupted:
-        return ExitCode.INTERRUPTED
-    return ExitCode.FAILED if any(r.status.failed for r in results) else ExitCode.OK
+        with fileio.exclusive(folder / ".lock", holder):
+            yield
+    except fileio.Busy as exc:
+        raise ResultsBusyError(
+            f"{folder} is in use by another run ({exc.holder or 'holder unknown'}): "
+            "wait for it to finish, or give this run another --results-dir"
+        ) from None
+
+
+def _check_report_paths(args: argparse.Namespace) -> None:
+    """Refuse report paths that cannot be written before the run, not after it."""
+    for flag, value in (("--junit", args.junit), ("--json", args.json_file)):
+        if not value:
+            continue
+        path = Path(value)
+        if path.is_dir():
+            raise UsageError(f"{flag} {value}: is a directory")
+        parent = path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        try:
+            with tempfile.TemporaryFile(dir=parent):
+                pass
+        except OSError as exc:
+            raise UsageError(f"{flag} {value}: cannot write in {parent}: {exc.strerror}") from None
 
 
 def _check_valgrind(found: binaries_mod.Binaries) -> None:
@@ -311,25 +413,14 @@ def _check_valgrind(found: binaries_mod.Binaries) -> None:
             )
 
 
-def _load_results(cases: Sequence[Case], settings: RunSettings) -> list[CaseResult]:
-    """Results of an interrupted run, as the cases that finished left them."""
-    out = []
-    for case in cases:
-        path = settings.results_dir / settings.combo / case.name / "result.json"
-        try:
-            out.append(CaseResult.deserialize(json.loads(path.read_text())))
-        except (OSError, ValueError, KeyError):
-            continue
-    return out
-
-
 def _write_reports(
     args: argparse.Namespace,
     results: list[CaseResult],
     started: datetime,
     settings: RunSettings,
     environment: dict[str, Any],
-) -> None:
+) -> bool:
+    """Write the reports asked for; False if one of them could not be written."""
     from iotests.report import files
 
     settings_data = {
@@ -342,10 +433,21 @@ def _write_reports(
         "valgrind": settings.valgrind,
         "misalign": settings.misalign,
     }
-    if args.junit:
-        files.write_junit(Path(args.junit), results)
-    if args.json_file:
-        files.write_json(Path(args.json_file), results, started, settings_data, environment)
+    writers: dict[str, Callable[[Path], None]] = {
+        "--junit": lambda p: files.write_junit(p, results),
+        "--json": lambda p: files.write_json(p, results, started, settings_data, environment),
+    }
+    written = True
+    for flag, value in (("--junit", args.junit), ("--json", args.json_file)):
+        if not value:
+            continue
+        try:
+            writers[flag](Path(value))
+        except OSError as exc:
+            # One report lost (a disk filled up) must not cost the others.
+            print(f"iotests: error: {flag} {value}: {exc.strerror or exc}", file=sys.stderr)
+            written = False
+    return written
 
 
 def cmd_list(args: argparse.Namespace) -> ExitCode:
@@ -414,6 +516,7 @@ def dispatch(argv: Sequence[str]) -> ExitCode:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command; the only place that exits, always with a documented code."""
     try:
         code = dispatch(sys.argv[1:] if argv is None else argv)
     except IotestsError as exc:
@@ -424,6 +527,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = ExitCode.INTERRUPTED
     except OSError as exc:
         # A results or cases path the user pointed at cannot be used.
-        print(f"iotests: error: {exc}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"iotests: error: {where}{exc.strerror or exc}", file=sys.stderr)
         code = ExitCode.USAGE_ERROR
+    except Exception as exc:  # a bug in the toolkit: one line, the traceback kept
+        print(f"iotests: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(
+            f"iotests: the traceback is in {_save_traceback()}; please report it", file=sys.stderr
+        )
+        code = ExitCode.INTERNAL_ERROR
     sys.exit(int(code))
+
+
+def _save_traceback() -> str:
+    """Write the current exception's traceback to a file of its own and return its path."""
+    text = traceback.format_exc()
+    try:
+        fd, path = tempfile.mkstemp(prefix="iotests-traceback-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+    except OSError:
+        sys.stderr.write(text)
+        return "the lines above"
+    return path

@@ -7,6 +7,8 @@ where they enter; an error names the file, the key and what was expected.
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +21,8 @@ from iotests.errors import ConfigError
 from iotests.runner.settings import AIOMODES, CACHEMODES, FORMATS, PROTOCOLS
 
 CONFIG_NAME = "iotests.yaml"
+#: The file's top-level sections: ``runner:`` (read here) and ``build:`` (iotests.build.config).
+SECTIONS = ("runner", "build")
 
 
 def _positive_int(value: Any) -> int:
@@ -28,9 +32,34 @@ def _positive_int(value: Any) -> int:
 
 
 def _positive_number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError("a positive number of seconds")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError("a positive, finite number of seconds")
     return float(value)
+
+
+def jobs_argument(text: str) -> int:
+    """argparse type for a job count: 0 and negatives are refused, never taken as "unset"."""
+    try:
+        return _positive_int(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of at least 1, not {text!r}"
+        ) from None
+
+
+def seconds_argument(text: str) -> float:
+    """argparse type for a timeout: nan, inf, 0 and negatives are refused."""
+    try:
+        return _positive_number(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive, finite number of seconds, not {text!r}"
+        ) from None
 
 
 def _string(value: Any) -> str:
@@ -110,9 +139,13 @@ def find_config(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> 
 def read_yaml(path: Path) -> dict[str, Any]:
     """Parse *path* as a YAML mapping, turning every problem into a ConfigError."""
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(str(path), "(file)", f"cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            str(path), f"byte {exc.start}", "not UTF-8 text (is this the right file?)"
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(file)"
@@ -123,6 +156,11 @@ def read_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(str(path), "(top level)", "expected a mapping of sections")
+    for key in data:
+        if key not in SECTIONS:
+            raise ConfigError(
+                str(path), str(key), "unknown section (known: " + ", ".join(SECTIONS) + ")"
+            )
     return data
 
 

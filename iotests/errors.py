@@ -9,6 +9,7 @@ reported as one (``ExitCode.INTERNAL_ERROR``)::
      +-- UsageError            bad flag, variable or selection
      |    +-- ConfigError      a bad key or value in the YAML config (names file and key)
      |    +-- CaseHeaderError  a malformed case header (names file and line)
+     |    +-- ResultsBusyError another live run holds the results folder
      +-- NoCasesError          the selection matched nothing
      +-- BinaryNotFoundError   a QEMU binary the run needs is missing
      +-- CommandError          a subprocess failed; keeps argv, exit code, output tail
@@ -52,6 +53,10 @@ class CaseHeaderError(UsageError):
         self.path = path
         self.line = line
         self.problem = problem
+
+
+class ResultsBusyError(UsageError):
+    """Another live run is using the same results folder (format and protocol)."""
 
 
 class NoCasesError(IotestsError):

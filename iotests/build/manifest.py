@@ -7,11 +7,11 @@ the cache never mistakes a half-built tree for a usable one.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from iotests import fileio
 from iotests.errors import BuildError
 
 SCHEMA = 1
@@ -43,9 +43,7 @@ class Manifest:
 
     def write(self, path: Path) -> None:
         """Write atomically: readers see the old manifest, no manifest, or this one."""
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        os.replace(tmp, path)
+        fileio.atomic_write(path, self.to_json())
 
     @classmethod
     def read(cls, path: Path) -> Manifest:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iotests import command
+from iotests import command, fileio
 from iotests.env.binaries import Binaries
 from iotests.errors import CommandError
 
@@ -51,8 +51,7 @@ class Probe:
         )
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.serialize(), indent=1, sort_keys=True))
+        fileio.atomic_write(path, json.dumps(self.serialize(), indent=1, sort_keys=True))
 
     @classmethod
     def load(cls, path: Path) -> Probe:

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from iotests import fileio
 from iotests.runner.results import CaseResult, Status
 
 JSON_VERSION = 1
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+#: Statuses JUnit calls errors: the case did not come to a verdict on its output.
+_ERRORS = (Status.TIMEOUT, Status.INTERRUPTED, Status.ERROR)
 
 
 def junit_xml(
@@ -46,7 +39,7 @@ def junit_xml(
             name=f"iotests.{combo}",
             tests=str(len(items)),
             failures=str(sum(r.status is Status.FAIL for r in items)),
-            errors=str(sum(r.status in (Status.TIMEOUT, Status.INTERRUPTED) for r in items)),
+            errors=str(sum(r.status in _ERRORS for r in items)),
             skipped=str(sum(r.status is Status.NOT_RUN for r in items)),
             time=f"{sum(r.duration for r in items):.3f}",
         )
@@ -61,7 +54,7 @@ def junit_xml(
             if r.status is Status.FAIL:
                 failure = ET.SubElement(case, "failure", message=r.reason or "failed")
                 failure.text = r.diff or r.reason or ""
-            elif r.status in (Status.TIMEOUT, Status.INTERRUPTED):
+            elif r.status in _ERRORS:
                 ET.SubElement(case, "error", message=r.reason or r.status.value)
             elif r.status is Status.NOT_RUN:
                 ET.SubElement(case, "skipped", message=r.reason or "not run")
@@ -89,7 +82,7 @@ def json_report(
 
 
 def write_junit(path: Path, results: Sequence[CaseResult], suite_name: str = "iotests") -> None:
-    _atomic_write(path, junit_xml(results, suite_name))
+    fileio.atomic_write(path, junit_xml(results, suite_name))
 
 
 def write_json(
@@ -99,7 +92,9 @@ def write_json(
     settings: dict[str, Any],
     environment: dict[str, Any],
 ) -> None:
-    _atomic_write(path, json_report(results, started, datetime.now(UTC), settings, environment))
+    fileio.atomic_write(
+        path, json_report(results, started, datetime.now(UTC), settings, environment)
+    )
 
 
 def load_json(path: Path) -> tuple[dict[str, Any], list[CaseResult]]:

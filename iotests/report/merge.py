@@ -27,8 +27,8 @@ from typing import Any
 from iotests.errors import IotestsError, UsageError
 from iotests.exitcodes import ExitCode
 
-STATUSES = ("pass", "fail", "timeout", "not run", "interrupted")
-FAILING = frozenset({"fail", "timeout", "interrupted"})
+STATUSES = ("pass", "fail", "timeout", "error", "not run", "interrupted")
+FAILING = frozenset({"fail", "timeout", "error", "interrupted"})
 REPORT_VERSION = 1
 
 

@@ -53,11 +53,14 @@ def sort_key(name: str) -> tuple[int, int, str]:
 def discover(cases_dir: Path, expected_dir: Path) -> list[Case]:
     """Every case in *cases_dir*, sorted, with its parsed header.
 
-    :raises UsageError: when *cases_dir* does not exist.
+    :raises UsageError: when *cases_dir* or *expected_dir* does not exist
+        (a typo there would fail every case, or none would be found).
     :raises CaseHeaderError: when a case's header is malformed.
     """
     if not cases_dir.is_dir():
         raise UsageError(f"cases directory not found: {cases_dir}")
+    if not expected_dir.is_dir():
+        raise UsageError(f"expected-output directory not found: {expected_dir}")
     found = [
         Case(p.name, p, read_header(p), expected_dir)
         for p in cases_dir.iterdir()

@@ -6,6 +6,7 @@ verdict (pass, fail, timeout, not run) is reached.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -121,6 +122,33 @@ def _short_tempdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="iot-", dir="/tmp" if os.path.isdir("/tmp") else None))
 
 
+class ResultsDirError(Exception):
+    """The results directory cannot take a case's files (full, read-only, gone).
+
+    Not the case's fault and not QEMU's: the case is an error, named in one
+    line with the path and the errno. When the file system itself is full or
+    read-only (:attr:`fatal`), no later case could do better, and the run
+    stops starting cases.
+    """
+
+    def __init__(self, message: str, *, fatal: bool) -> None:
+        super().__init__(message)
+        self.fatal = fatal
+
+    @classmethod
+    def of(cls, exc: OSError) -> ResultsDirError:
+        code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+        where = exc.filename or "results directory"
+        return cls(
+            f"cannot write {where}: {exc.strerror or exc} ({code})",
+            fatal=exc.errno in _DISK_ERRNOS,
+        )
+
+
+#: A file system that cannot take more: whatever path was named, the run cannot go on.
+_DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
 def execute(
     case: Case,
     settings: RunSettings,
@@ -132,7 +160,30 @@ def execute(
     echo: Callable[[str], None] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> CaseResult:
-    """Run *case* once and judge it. Never raises for anything the case does."""
+    """Run *case* once and judge it. Never raises for anything the case does.
+
+    :raises ResultsDirError: the case's files could not be written under
+        the results directory.
+    """
+    try:
+        return _execute(case, settings, binaries_env, suite, stop, last_duration, echo, environ)
+    except OSError as exc:
+        results = str(settings.results_dir.resolve())
+        if str(exc.filename or "").startswith(results) or exc.errno in _DISK_ERRNOS:
+            raise ResultsDirError.of(exc) from exc
+        raise
+
+
+def _execute(
+    case: Case,
+    settings: RunSettings,
+    binaries_env: Mapping[str, str],
+    suite: Suite | None,
+    stop: threading.Event | None,
+    last_duration: float | None,
+    echo: Callable[[str], None] | None,
+    environ: Mapping[str, str] | None,
+) -> CaseResult:
     suite = suite or Suite()
     stop = stop or threading.Event()
     result_dir = settings.results_dir / settings.combo / case.name
@@ -176,9 +227,6 @@ def execute(
 
     if outcome.interrupted:
         return finish(Status.INTERRUPTED, "interrupted")
-    if outcome.timed_out:
-        return finish(Status.TIMEOUT, f"timed out after {timeout:g}s")
-
     path_map = [
         (str(dirs.scratch), "TEST_DIR"),
         (str(dirs.sock), "SOCK_DIR"),
@@ -188,6 +236,11 @@ def execute(
     actual = suite.filters(path_map)(outcome.output)
     output_file = dirs.result / "output"
     output_file.write_text(actual)
+    if outcome.timed_out:
+        # What the case printed before it hung says where it hung: keep it.
+        return finish(
+            Status.TIMEOUT, f"timed out after {timeout:g}s", output_file=str(output_file)
+        )
 
     notrun = suite.notrun_reason(case, dirs)
     crashes = evidence.crash_evidence(outcome, dirs)

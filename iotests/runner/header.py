@@ -18,11 +18,14 @@ A malformed header is an error that names the file and the line.
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from iotests.errors import CaseHeaderError
+from iotests.runner.settings import FORMATS, PROTOCOLS
 
 #: Binaries a case can require by role name.
 BINARY_ROLES = ("qemu", "qemu-img", "qemu-io", "qemu-nbd", "qsd")
@@ -63,6 +66,22 @@ class CaseHeader:
         if proto in self.exclude_protocols:
             return False
         return "*" in self.protocols or proto in self.protocols
+
+
+#: Header lists whose words must be known names: a typo would silently never run
+#: the case, or run it where it was meant to be excluded.
+_NAMED_LISTS = {
+    "formats": ("*", *FORMATS),
+    "exclude-formats": FORMATS,
+    "protocols": ("*", *PROTOCOLS),
+    "exclude-protocols": PROTOCOLS,
+}
+
+
+def _unknown_name(key: str, name: str, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{key}: unknown name {name!r} ({hint}known: {', '.join(known)})"
 
 
 def _split(value: str) -> list[str]:
@@ -139,8 +158,10 @@ def parse_header(text: str, path: str) -> CaseHeader:
             raise CaseHeaderError(
                 path, lineno, f"timeout must be a number of seconds, not {raw_timeout!r}"
             ) from None
-        if timeout <= 0:
-            raise CaseHeaderError(path, lineno, "timeout must be positive")
+        if not math.isfinite(timeout) or timeout <= 0:
+            raise CaseHeaderError(
+                path, lineno, f"timeout must be a positive, finite number, not {raw_timeout!r}"
+            )
     for req in listed("requires"):
         problem = validate_requirement(req)
         if problem is not None:
@@ -148,6 +169,10 @@ def parse_header(text: str, path: str) -> CaseHeader:
     for key in ("formats", "protocols"):
         if key in values and not listed(key):
             raise CaseHeaderError(path, values[key][0], f"{key} is empty (use * for any)")
+    for key, known in _NAMED_LISTS.items():
+        for name in listed(key):
+            if name not in known:
+                raise CaseHeaderError(path, values[key][0], _unknown_name(key, name, known))
     if "description" in values:
         description.insert(0, values["description"][1])
     return CaseHeader(

@@ -13,11 +13,14 @@ class Status(enum.Enum):
     TIMEOUT = "timeout"
     NOT_RUN = "not run"
     INTERRUPTED = "interrupted"
+    #: The runner could not run or judge the case (an unusable results
+    #: directory, a full disk, a bug in the runner): no verdict on QEMU.
+    ERROR = "error"
 
     @property
     def failed(self) -> bool:
         """Whether this status makes the run fail."""
-        return self in (Status.FAIL, Status.TIMEOUT)
+        return self in (Status.FAIL, Status.TIMEOUT, Status.ERROR)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Tally:
     failed: int
     not_run: int
     interrupted: int
+    errors: int = 0
 
     @classmethod
     def of(cls, results: list[CaseResult]) -> Tally:
@@ -64,6 +68,7 @@ class Tally:
             failed=sum(r.status.failed for r in results),
             not_run=sum(r.status is Status.NOT_RUN for r in results),
             interrupted=sum(r.status is Status.INTERRUPTED for r in results),
+            errors=sum(r.status is Status.ERROR for r in results),
         )
 
     def line(self) -> str:

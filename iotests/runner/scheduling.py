@@ -7,11 +7,11 @@ one long case from running alone at the end of a parallel run.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
+
+from iotests import fileio
 
 T = TypeVar("T")
 
@@ -42,17 +42,23 @@ class TimingStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._data: dict[str, dict[str, dict[str, float]]] = {}
+        self._data = self._read()
+        #: What this run measured; only these entries are written back.
+        self._updates: dict[str, dict[str, dict[str, float]]] = {}
+
+    def _read(self) -> dict[str, dict[str, dict[str, float]]]:
+        data: dict[str, dict[str, dict[str, float]]] = {}
         try:
-            raw = json.loads(path.read_text())
+            raw = json.loads(self.path.read_text())
         except (OSError, ValueError):
             raw = {}
         if isinstance(raw, dict):
             for combo, table in raw.items():
                 if isinstance(table, dict):
-                    self._data[str(combo)] = {
+                    data[str(combo)] = {
                         str(k): entry for k, v in table.items() if (entry := _entry(v))
                     }
+        return data
 
     def durations(self, combo: str) -> dict[str, float]:
         """Wall seconds of each case last time."""
@@ -67,14 +73,23 @@ class TimingStore:
         if cpu is not None:
             entry["cpu"] = round(cpu, 3)
         self._data.setdefault(combo, {})[name] = entry
+        self._updates.setdefault(combo, {})[name] = entry
 
     def save(self) -> None:
-        """Write atomically, so an interrupted run never leaves a torn file."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".timings-")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self._data, f, indent=1, sort_keys=True)
-        os.replace(tmp, self.path)
+        """Merge this run's figures into the file as it is now, atomically and under a lock.
+
+        Another run on the same results directory may have saved since this
+        one started: its figures are kept, not overwritten with what was
+        read at the start.
+        """
+        if not self._updates:
+            return
+        with fileio.locked(self.path.with_name(f".{self.path.name}.lock")):
+            current = self._read()
+            for combo, table in self._updates.items():
+                current.setdefault(combo, {}).update(table)
+            fileio.atomic_write(self.path, json.dumps(current, indent=1, sort_keys=True))
+        self._data = current
 
 
 def _entry(value: object) -> dict[str, float] | None:

@@ -79,12 +79,18 @@ def select(cases: Sequence[Case], sel: Selection) -> list[Case]:
     :raises UsageError: for a malformed range or an unknown --start-from.
     """
     chosen = _match_names(cases, sel.names) if sel.names else list(cases)
+    known: set[str] = set().union(*(c.groups for c in cases)) if cases else set()
+    for flag, groups, error in (
+        ("-g", sel.groups, NoCasesError),
+        ("-x", sel.exclude_groups, UsageError),
+    ):
+        for group in groups:
+            if group not in known:
+                close = difflib.get_close_matches(group, sorted(known), n=3)
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                raise error(f"{flag} {group}: no case is in group {group!r}{hint}")
     if sel.groups:
         wanted = set(sel.groups)
-        known = set().union(*(c.groups for c in cases)) if cases else set()
-        unknown = wanted - known
-        if unknown == wanted:
-            raise NoCasesError(f"no case is in group {', '.join(sorted(unknown))}")
         chosen = [c for c in chosen if c.groups & wanted]
     if sel.exclude_groups:
         unwanted = set(sel.exclude_groups)

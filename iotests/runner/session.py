@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import signal
 import threading
@@ -9,11 +10,12 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from iotests.env.probe import Probe
 from iotests.runner.discovery import Case
-from iotests.runner.execution import Suite, execute, prefixing_echo
+from iotests.runner.execution import ResultsDirError, Suite, execute, prefixing_echo
 from iotests.runner.results import CaseResult, Status
 from iotests.runner.scheduling import TimingStore, longest_first
 from iotests.runner.settings import RunSettings
@@ -42,19 +44,44 @@ def not_run_reason(case: Case, settings: RunSettings, probe: Probe) -> str | Non
     return None
 
 
+#: Signals that stop a run the way Ctrl-C does: a closed terminal and a polite kill.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
 @contextmanager
 def _interruptible(stop: threading.Event) -> Iterator[None]:
-    """Turn SIGTERM into the same orderly stop as Ctrl-C."""
+    """Turn SIGTERM and SIGHUP into the same orderly stop as Ctrl-C."""
 
     def handler(signum: int, frame: object) -> None:
         stop.set()
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Every selected case's result, in selection order, and why the run ended early."""
+
+    results: list[CaseResult]
+    #: Ctrl-C, SIGTERM or SIGHUP stopped the run.
+    interrupted: bool = False
+    #: Why no further case was started (an unusable results directory), if so.
+    aborted: str | None = None
+
+
+def _quietly(call: Callable[..., None], *args: Any) -> None:
+    """Report to the console, ignoring a terminal that went away (SIGHUP, a closed pipe).
+
+    The results still reach the reports: losing the console must not lose them.
+    """
+    with contextlib.suppress(OSError):
+        call(*args)
 
 
 def run_selection(
@@ -67,16 +94,18 @@ def run_selection(
     suite: Suite | None = None,
     timings: TimingStore | None = None,
     not_run: Callable[[Case, RunSettings, Probe], str | None] = not_run_reason,
-) -> list[CaseResult]:
+) -> RunOutcome:
     """Run *cases*, *settings.jobs* at a time, and report each as it ends.
 
-    On Ctrl-C or SIGTERM running cases are killed (with everything they
-    started), cases not yet started are reported as interrupted, and
-    KeyboardInterrupt is re-raised after reporting.
+    On Ctrl-C, SIGTERM or SIGHUP running cases are killed (with everything
+    they started) and cases not yet started are reported as interrupted. When
+    the results directory becomes unusable (a full disk), the running cases
+    finish, no new one starts, and those are reported as errors. Either way
+    the outcome holds exactly this run's results, one per selected case.
     """
     timings = timings or TimingStore(settings.results_dir / "timings.json")
     durations = timings.durations(settings.combo)
-    reporter.start(cases, settings)
+    _quietly(reporter.start, cases, settings)
     start = time.monotonic()
     results: dict[str, CaseResult] = {}
     runnable: list[Case] = []
@@ -88,23 +117,27 @@ def run_selection(
             results[case.name] = CaseResult(
                 case.name, settings.format, settings.protocol, Status.NOT_RUN, reason
             )
-            reporter.case_finished(results[case.name])
+            _quietly(reporter.case_finished, results[case.name])
 
     work: queue.Queue[Case] = queue.Queue()
-    for case in longest_first(runnable, durations):
+    # One at a time, cases run in the order selected (numeric), which is
+    # what someone reading -j1 -v output follows; longest-first only pays
+    # when several run at once.
+    for case in runnable if settings.jobs == 1 else longest_first(runnable, durations):
         work.put(case)
     stop = threading.Event()
+    aborted: list[str] = []
     lock = threading.Lock()
     echo_lock = threading.Lock()
 
     def worker() -> None:
-        while not stop.is_set():
+        while not stop.is_set() and not aborted:
             try:
                 case = work.get_nowait()
             except queue.Empty:
                 return
             with lock:
-                reporter.case_started(case)
+                _quietly(reporter.case_started, case)
             echo = prefixing_echo(case.name, echo_lock) if settings.verbose else None
             try:
                 result = execute(
@@ -116,20 +149,28 @@ def run_selection(
                     last_duration=durations.get(case.name),
                     echo=echo,
                 )
+            except ResultsDirError as exc:
+                result = CaseResult(
+                    case.name, settings.format, settings.protocol, Status.ERROR, str(exc)
+                )
+                if exc.fatal:
+                    with lock:
+                        aborted.append(str(exc))
             except Exception as exc:  # one broken case must not cost the run a worker
-                traceback.print_exc()
+                with contextlib.suppress(OSError):
+                    traceback.print_exc()
                 result = CaseResult(
                     case.name,
                     settings.format,
                     settings.protocol,
-                    Status.FAIL,
+                    Status.ERROR,
                     f"runner error: {type(exc).__name__}: {exc}",
                 )
             with lock:
                 results[case.name] = result
                 if result.status in (Status.PASS, Status.FAIL):
                     timings.record(settings.combo, case.name, result.duration, result.cpu)
-                reporter.case_finished(result)
+                _quietly(reporter.case_finished, result)
 
     # The main thread waits on per-worker events, never in Thread.join():
     # CPython can mark a thread finished when a signal interrupts join(), and
@@ -163,13 +204,16 @@ def run_selection(
                 signal.signal(signal.SIGINT, previous)
     for case in cases:
         if case.name not in results:
+            if aborted and not interrupted:
+                status, reason = Status.ERROR, f"not started: {aborted[0]}"
+            else:
+                status, reason = Status.INTERRUPTED, "not started"
             results[case.name] = CaseResult(
-                case.name, settings.format, settings.protocol, Status.INTERRUPTED, "not started"
+                case.name, settings.format, settings.protocol, status, reason
             )
-            reporter.case_finished(results[case.name])
-    timings.save()
+            _quietly(reporter.case_finished, results[case.name])
+    with contextlib.suppress(OSError):  # a full disk: the figures are lost, the results not
+        timings.save()
     ordered = [results[c.name] for c in cases]
-    reporter.finish(ordered, time.monotonic() - start)
-    if interrupted:
-        raise KeyboardInterrupt
-    return ordered
+    _quietly(reporter.finish, ordered, time.monotonic() - start)
+    return RunOutcome(ordered, interrupted, aborted[0] if aborted else None)

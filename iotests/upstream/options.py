@@ -16,6 +16,7 @@ import argparse
 from collections.abc import Sequence
 from typing import NoReturn
 
+from iotests.config import jobs_argument, seconds_argument
 from iotests.errors import UsageError
 from iotests.upstream.environment import CheckOptions
 
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     p.add_argument("-n", "--dry-run", action="store_true", help="show what would run")
-    p.add_argument("-j", dest="jobs", type=int, help="parallel jobs (default: CPUs)")
+    p.add_argument("-j", dest="jobs", type=jobs_argument, help="parallel jobs (default: CPUs)")
     p.add_argument("-d", dest="debug", action="store_true", help="debug: pass -d, show output")
     p.add_argument("-p", dest="print_qemu", action="store_true", help="sets PRINT_QEMU=y")
     p.add_argument("-gdb", action="store_true", help="sets GDB_OPTIONS (upstream tests)")
@@ -82,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     ours.add_argument("--build-dir", metavar="DIR", help="take binaries from this build tree")
     ours.add_argument("--config", metavar="FILE", help="YAML config")
     ours.add_argument("--results-dir", metavar="DIR", help="results and kept outputs")
-    ours.add_argument("--timeout", type=float, metavar="SECONDS", help="per-test timeout")
+    ours.add_argument(
+        "--timeout", type=seconds_argument, metavar="SECONDS", help="per-test timeout"
+    )
     ours.add_argument("--shard", metavar="I/N", help="run only the I-th of N slices")
     ours.add_argument("--junit", metavar="FILE", help="write JUnit XML")
     ours.add_argument("--json", metavar="FILE", dest="json_file", help="write a JSON report")
@@ -134,7 +137,7 @@ def to_run_args(args: argparse.Namespace) -> argparse.Namespace:
         debug=args.debug,
         gdb=args.gdb,
         print_qemu=args.print_qemu,
-        regenerate=False,
+        regenerate=None,
         results_dir=args.results_dir,
         junit=args.junit,
         json_file=args.json_file,
@@ -149,7 +152,4 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
     :raises UsageError: for an unknown option or a bad value, in one line.
     """
-    args = build_parser().parse_args(list(argv))
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError(f"check: -j must be at least 1, not {args.jobs}")
-    return to_run_args(args)
+    return to_run_args(build_parser().parse_args(list(argv)))

@@ -113,11 +113,17 @@ def test_hanging_case_is_killed_with_everything_it_started(project: Project) -> 
         "004", "# group: quick\n# timeout: 3", NBD_DAEMON.format(tail="time.sleep(600)"), "served\n"
     )
     start = time.monotonic()
-    result = project.run("run", "-f", "raw", "--junit", str(project.root / "j.xml"))
+    result = project.run(
+        "run", "-f", "raw", "--junit", str(project.root / "j.xml"), "--json", "r.json"
+    )
     assert time.monotonic() - start < 60
     assert result.returncode == ExitCode.FAILED
     assert "timeout" in result.stdout
     assert "timed out after 3s" in result.stdout
+    # The partial output is kept and named: it shows where the case hung.
+    [entry] = json.loads((project.root / "r.json").read_text())["results"]
+    assert entry["status"] == "timeout"
+    assert Path(entry["output_file"]).read_text() == "served\n"
     assert qemu_processes_under(project.root) == []
     sock_dir = Path((project.root / "sockdir").read_text())
     assert sock_dir.name.startswith("iot-")
@@ -159,6 +165,7 @@ def test_sanitizer_report_fails_the_case(project: Project) -> None:
 def test_missing_capability_is_not_run(project: Project) -> None:
     project.case("008", "# group: quick\n# requires: accel:qtest qemu-img", "print('x')\n", "x\n")
     project.case("009", "# group: quick\n# formats: vdi", "print('x')\n", "x\n")
+    project.case("010", "# group: quick", "print('x')\n", "x\n")
     result = project.run("run", "-f", "qcow2", "--tap")
     assert result.returncode == ExitCode.OK, result.stdout
     lines = result.stdout.splitlines()
@@ -173,8 +180,25 @@ def test_notrun_from_inside_a_case(project: Project) -> None:
         "010", "# group: quick", "from iotests import lib\nlib.notrun('no frobnicator')\n", ""
     )
     result = project.run("run", "-f", "raw")
-    assert result.returncode == ExitCode.OK
+    # Nothing ran at all: as empty as a selection that matched nothing.
+    assert result.returncode == ExitCode.NO_CASES
     assert "no frobnicator" in result.stdout
+    assert result.stderr.splitlines() == [
+        "iotests: error: no case ran: all 1 selected cases were not run"
+    ]
+
+
+def test_strict_modes_fail_a_run_with_cases_not_run(project: Project) -> None:
+    project.case("011", "# group: quick\n# formats: vdi", "print('x')\n", "x\n")
+    project.case("012", "# group: quick", "print('x')\n", "x\n")
+    assert project.run("run", "-f", "raw").returncode == ExitCode.OK
+    strict = project.run("run", "-f", "raw", "--fail-on-not-run")
+    assert strict.returncode == ExitCode.FAILED
+    assert strict.stderr.splitlines() == ["iotests: error: --fail-on-not-run: 1 cases not run"]
+    assert project.run("run", "-f", "raw", "--min-run", "1").returncode == ExitCode.OK
+    short = project.run("run", "-f", "raw", "--min-run", "2")
+    assert short.returncode == ExitCode.FAILED
+    assert short.stderr.splitlines() == ["iotests: error: --min-run 2: only 1 cases ran"]
 
 
 def test_reports_parse_back(project: Project) -> None:
@@ -357,7 +381,9 @@ def test_a_runner_error_fails_one_case_and_the_run_goes_on(project: Project) -> 
     finally:
         command.run(["chattr", "-i", str(stuck)], check=False)
     assert result.returncode == ExitCode.FAILED
-    assert "runner error: PermissionError" in result.stdout
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line[:3] == "020"}
+    assert lines["020"].split()[1] == "error"
+    assert "Operation not permitted (EPERM)" in lines["020"]
     assert "1 passed, 1 failed" in result.stdout
 
 

@@ -42,6 +42,10 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         ("runner: [1, 2]\n", "runner", "expected a mapping"),
         ("- a\n- b\n", "(top level)", "expected a mapping"),
         ("runner:\n  jobs: [\n", "line 3", "not valid YAML"),
+        ("runner:\n  timeout: .nan\n", "runner.timeout", "positive, finite number"),
+        ("runner:\n  timeout: .inf\n", "runner.timeout", "positive, finite number"),
+        ("runner:\n  timeout: 0\n", "runner.timeout", "positive, finite number"),
+        ("runer:\n  jobs: 2\n", "runer", "unknown section (known: runner, build)"),
     ],
 )
 def test_errors_name_file_key_and_problem(
@@ -53,6 +57,19 @@ def test_errors_name_file_key_and_problem(
     message = str(info.value)
     assert message.startswith(f"{path}: {key}: ")
     assert problem in message
+
+
+def test_a_file_that_is_not_utf8_is_named_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "iotests.yaml"
+    path.write_bytes(b"runner:\n  imgopts: \xff\xfe\n")
+    with pytest.raises(ConfigError, match=r"iotests.yaml: byte 19: not UTF-8 text"):
+        load_runner_config(path, {})
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1"])
+def test_environment_timeout_must_be_finite_and_positive(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"\$IOTESTS_TIMEOUT: timeout: expected a positive, finite"):
+        load_runner_config(None, {"IOTESTS_TIMEOUT": value})
 
 
 def test_bad_environment_value() -> None:

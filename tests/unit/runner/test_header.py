@@ -60,10 +60,16 @@ def test_supports_format(header: CaseHeader, fmt: str, supported: bool) -> None:
         ("#!/x\n# group: a\n# colour: blue\n", 3, "unknown header key 'colour'"),
         ("#!/x\n# group: a\n# group: b\n", 3, "given twice"),
         ("#!/x\n# timeout: soon\n", 2, "timeout must be a number"),
-        ("#!/x\n# timeout: -5\n", 2, "timeout must be positive"),
+        ("#!/x\n# timeout: -5\n", 2, "timeout must be a positive, finite number"),
         ("#!/x\n# requires: qemu-io gpu\n", 2, "unknown requirement 'gpu'"),
         ("#!/x\n# requires: format:\n", 2, "unknown requirement"),
         ("#!/x\n# formats:\n", 2, "formats is empty"),
+        ("#!/x\n# timeout: nan\n", 2, "timeout must be a positive, finite number, not 'nan'"),
+        ("#!/x\n# timeout: inf\n", 2, "timeout must be a positive, finite number"),
+        ("#!/x\n# group: a\n# formats: qcow3\n", 3, "unknown name 'qcow3' (did you mean"),
+        ("#!/x\n# exclude-formats: qcwo2\n", 2, "exclude-formats: unknown name 'qcwo2'"),
+        ("#!/x\n# protocols: nbdd\n", 2, "unknown name 'nbdd' (did you mean 'nbd'?"),
+        ("#!/x\n# exclude-protocols: flie\n", 2, "did you mean 'file'?"),
     ],
 )
 def test_errors_name_file_and_line(text: str, line: int, message: str) -> None:

@@ -35,7 +35,22 @@ def test_store_round_trip(tmp_path: Path) -> None:
     assert again.durations("qcow2-file") == {"001": 1.235}
     assert again.durations("raw-file") == {"001": 0.5}
     assert again.durations("vdi-file") == {}
-    assert [p.name for p in path.parent.iterdir()] == ["timings.json"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [".timings.json.lock", "timings.json"]
+
+
+def test_store_merges_with_what_another_run_saved_meanwhile(tmp_path: Path) -> None:
+    path = tmp_path / "timings.json"
+    TimingStore(path).save()  # nothing recorded: no file written
+    assert not path.exists()
+    first, second = TimingStore(path), TimingStore(path)
+    first.record("qcow2-file", "001", 1.0)
+    second.record("raw-file", "001", 2.0)
+    second.record("qcow2-file", "002", 3.0)
+    second.save()
+    first.save()
+    again = TimingStore(path)
+    assert again.durations("qcow2-file") == {"001": 1.0, "002": 3.0}
+    assert again.durations("raw-file") == {"001": 2.0}
 
 
 def test_store_tolerates_garbage(tmp_path: Path) -> None:

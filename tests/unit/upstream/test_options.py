@@ -89,8 +89,8 @@ def test_nocache_and_our_own_options() -> None:
         (["--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["-qcow2", "-raw"], "not allowed with argument"),
         (["-nocache", "-c", "none"], "not allowed with argument"),
-        (["-j", "0"], "-j must be at least 1"),
-        (["-j", "two"], "invalid int value"),
+        (["-j", "0"], "-j: expected a whole number of at least 1, not .0."),
+        (["-j", "two"], "-j: expected a whole number of at least 1, not .two."),
     ],
 )
 def test_errors_are_one_line_usage_errors(argv: list[str], match: str) -> None:
