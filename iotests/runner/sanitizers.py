@@ -34,9 +34,12 @@ class Report:
     line: int
 
 
-_ERROR = re.compile(r"^==\d+==\s*ERROR: (?P<tool>\w+Sanitizer): (?P<what>.*)$")
+#: How a sanitizer starts its lines: ``==PID==``, or ``==PROGRAM==PID==`` with
+#: ``log_exe_name=1`` (which the runner sets, to name the program).
+PREFIX = r"==(?:[^=\s]+==)?\d+=="
+_ERROR = re.compile(rf"^{PREFIX}\s*ERROR: (?P<tool>\w+Sanitizer): (?P<what>.*)$")
 _SUMMARY = re.compile(r"^SUMMARY: (?P<tool>\w+Sanitizer): (?P<what>.*)$")
-_ABORTING = re.compile(r"^==\d+==ABORTING$")
+_ABORTING = re.compile(rf"^{PREFIX}ABORTING$")
 _UBSAN = re.compile(r"^(?P<where>\S+:\d+(?::\d+)?): runtime error: (?P<what>.*)$")
 
 #: Lines that sanitizers print that are not reports. Each is anchored on a
@@ -44,10 +47,10 @@ _UBSAN = re.compile(r"^(?P<where>\S+:\d+(?::\d+)?): runtime error: (?P<what>.*)$
 KNOWN_NOISE: tuple[re.Pattern[str], ...] = (
     # QEMU switches coroutine stacks with makecontext/swapcontext.
     re.compile(
-        r"^==\d+==WARNING: ASan doesn't fully support makecontext/swapcontext functions"
+        rf"^{PREFIX}WARNING: ASan doesn't fully support makecontext/swapcontext functions"
         r" and may produce false positives in some cases!$"
     ),
-    re.compile(r"^==\d+==WARNING: ASan is ignoring requested __asan_handle_no_return: .*$"),
+    re.compile(rf"^{PREFIX}WARNING: ASan is ignoring requested __asan_handle_no_return: .*$"),
     re.compile(r"^False positive error reports may follow$"),
     re.compile(r"^For details see https://github\.com/google/sanitizers/issues/189$"),
 )

@@ -29,6 +29,12 @@ READ of size 1 at 0x602000000015 thread T0
 """
 UBSAN = "../block/qcow2.c:123:5: runtime error: signed integer overflow: 2147483647 + 1\n"
 ASSERT = "qemu-img: ../block/io.c:2529: bdrv_co_block_status: Assertion `*pnum' failed.\n"
+#: With log_exe_name=1 (which the runner sets) ASan names the program in each line.
+ASAN_NAMED = """==qemu-io==4242==ERROR: AddressSanitizer: heap-use-after-free on address 0x602000000014
+READ of size 4 at 0x602000000014 thread T0
+SUMMARY: AddressSanitizer: heap-use-after-free bug.c:12 in main
+==qemu-io==4242==ABORTING
+"""
 
 
 @pytest.mark.parametrize(
@@ -40,6 +46,11 @@ ASSERT = "qemu-img: ../block/io.c:2529: bdrv_co_block_status: Assertion `*pnum' 
             "UndefinedBehaviorSanitizer: signed integer overflow: 2147483647 + 1 at ../block/qcow2.c:123:5",
         ),
         (ASSERT, "assertion failed in qemu-img: ../block/io.c:2529: bdrv_co_block_status: *pnum"),
+        (ASAN_NAMED, "AddressSanitizer: heap-use-after-free on address 0x602000000014"),
+        (
+            "==qemu-storage-daemon==77==ERROR: LeakSanitizer: detected memory leaks\n",
+            "LeakSanitizer: detected memory leaks",
+        ),
     ],
 )
 def test_crash_reasons(text: str, reason: str) -> None:
