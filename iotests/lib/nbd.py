@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
+import signal
 import socket
 import time
 from collections.abc import Sequence
@@ -24,7 +25,17 @@ from iotests.lib.env import case_env
 from iotests.lib.image import img_map, merge_ranges
 from iotests.lib.output import log
 from iotests.lib.qmp import QMPServer
-from iotests.lib.tools import ToolResult, qemu_img, qemu_io
+from iotests.lib.tools import (
+    ToolResult,
+    judge_exit,
+    judge_output,
+    program_name,
+    qemu_img,
+    qemu_io,
+    unwatch,
+    watch,
+    wrap,
+)
 
 LOOPBACK = "127.0.0.1"
 _counter = itertools.count()
@@ -122,6 +133,10 @@ class QemuNBD(Endpoint):
         (``-t``) the server stays up after its last client leaves.
     :param bitmaps: dirty bitmaps to expose (``-B NAME`` each).
     :param extra: further qemu-nbd arguments.
+
+    When the server is reaped, how it ended is judged: death by a signal
+    that :meth:`stop` did not send, or a sanitizer report, assertion or
+    crash message in its log, is recorded as evidence that fails the case.
     """
 
     def __init__(
@@ -148,7 +163,8 @@ class QemuNBD(Endpoint):
         self.export = export
         self.pid_file = env.test_dir / f"qemu-nbd{n}.pid"
         self.log_file = env.test_dir / f"qemu-nbd{n}.log"
-        self.timeout = timeout
+        # valgrind starts a QEMU binary several times slower.
+        self.timeout = timeout * (5 if env.valgrind else 1)
         args: list[str] = []
         if image_opts:
             args.append("--image-opts")
@@ -169,6 +185,8 @@ class QemuNBD(Endpoint):
         self._args = [*args, *extra, image]
         self._proc: command.Process | None = None
         self.exitcode: int | None = None
+        #: Signals sent on purpose to the running process: its death by one is no crash.
+        self._sent: set[int] = set()
 
     def __enter__(self) -> QemuNBD:
         self.start()
@@ -214,9 +232,11 @@ class QemuNBD(Endpoint):
         else:
             self.port = free_port()
             where = ["-b", LOOPBACK, "-p", str(self.port)]
-        argv = [self.prog, "--pid-file", str(self.pid_file), *where, *self._args]
+        argv = wrap([self.prog, "--pid-file", str(self.pid_file), *where, *self._args])
+        self._sent = set()
         with self.log_file.open("wb") as sink:
             self._proc = command.spawn(argv, stdout=sink, stderr=command.STDOUT)
+        watch(self)
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if self.pid_file.exists() and self.pid_file.read_text().strip():
@@ -231,21 +251,38 @@ class QemuNBD(Endpoint):
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def stop(self, *, sig: int = 15) -> int | None:
-        """Stop the server (SIGTERM by default, SIGKILL to simulate a crash) and reap it."""
+    def stop(self, *, sig: int = signal.SIGTERM) -> int | None:
+        """Stop the server (SIGTERM by default, SIGKILL to simulate a crash) and reap it.
+
+        Death by *sig* is the case's own doing; death by any other signal
+        (a SIGSEGV while handling the SIGTERM) is a crash.
+        """
         proc, self._proc = self._proc, None
         if proc is None:
             return self.exitcode
         if proc.poll() is None:
+            self._sent.add(sig)
             proc.signal_group(sig)
-        code = proc.wait(5.0)
+        code = proc.wait(max(5.0, self.timeout / 2))
         if code is None:
+            self._sent.update((signal.SIGTERM, signal.SIGKILL))
             code = proc.kill_group()
         proc.close()
         self.exitcode = code
+        self._judge(code)
         if self.sock is not None:
             Path(self.sock).unlink(missing_ok=True)
         return code
+
+    def judge_if_exited(self) -> None:
+        if self._proc is not None and self._proc.poll() is not None:
+            self.stop()
+
+    def _judge(self, code: int) -> None:
+        unwatch(self)
+        name = program_name(self.prog)
+        judge_exit(name, code, sent=self._sent)
+        judge_output(name, self.output(), source=self.log_file.name)
 
     def wait(self, timeout: float = 10.0) -> int | None:
         """Wait for a non-persistent server to exit by itself after its client left."""

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ from qemu.qmp.legacy import QEMUMonitorProtocol
 from iotests import command
 from iotests.lib.env import case_env
 from iotests.lib.output import log, log_json, notrun
+from iotests.lib.tools import judge_exit, judge_output, program_name, unwatch, watch, wrap
 
 Kind = Literal["qsd", "qemu"]
 #: A QMP message (command, reply or event) as a JSON object.
@@ -100,6 +102,11 @@ class QMPServer:
     :param args: extra command-line arguments.
     :param name: a label used in socket and log file names.
     :param quiet: do not print commands and replies (they are still checked).
+
+    When the server is reaped, how it ended is judged: death by a signal the
+    case did not send (:meth:`kill`), or a sanitizer report, assertion or
+    crash message in its log, is recorded as evidence that fails the case.
+    Under ``--valgrind`` it runs under valgrind like every tool.
     """
 
     def __init__(
@@ -115,8 +122,9 @@ class QMPServer:
         self.args = list(args)
         self.name = name or f"{kind}{next(_counter)}"
         self.quiet = quiet
-        self.timeout = timeout
         env = case_env()
+        # valgrind starts a QEMU binary several times slower.
+        self.timeout = timeout * (5 if env.valgrind else 1)
         self.prog = env.prog("qsd" if kind == "qsd" else "qemu")
         self.socket = str(env.sock_dir / f"{self.name}.qmp")
         self.log_file = env.test_dir / f"{self.name}.log"
@@ -124,6 +132,10 @@ class QMPServer:
         self._qmp: QEMUMonitorProtocol | None = None
         self._backlog: list[Message] = []
         self.exitcode: int | None = None
+        #: Signals sent on purpose to the running process: its death by one is no crash.
+        self._sent: set[int] = set()
+        #: Where this launch's output starts in the log (which earlier launches may share).
+        self._log_start = 0
         #: ``(socket, port)`` of its NBD server once started (one per QMP server).
         self.nbd_address: tuple[str | None, int | None] | None = None
         #: Writable exports :func:`iotests.lib.nbd.node_io` added for the "guest".
@@ -151,9 +163,12 @@ class QMPServer:
         Path(self.socket).unlink(missing_ok=True)
         qmp = QEMUMonitorProtocol(self.socket, server=True, nickname=self.name)
         self._qmp = qmp
-        argv = server_argv(self.kind, self.prog, self.socket, self.args)
+        argv = wrap(server_argv(self.kind, self.prog, self.socket, self.args))
+        self._sent = set()
         with self.log_file.open("ab") as sink:
+            self._log_start = sink.tell()
             self._proc = command.spawn(argv, stdout=sink, stderr=command.STDOUT)
+        watch(self)
         try:
             qmp.accept(timeout=self.timeout)
         except Exception as exc:
@@ -194,17 +209,39 @@ class QMPServer:
         if proc is not None:
             code = proc.wait(timeout)
             if code is None:
+                self._sent.update((signal.SIGTERM, signal.SIGKILL))
                 code = proc.kill_group()
             proc.close()
             self.exitcode = code
+            self._judge(code)
         Path(self.socket).unlink(missing_ok=True)
         return self.exitcode
 
     def kill(self) -> None:
-        """Kill the server at once (SIGKILL), as a crash would; then reap it."""
+        """Kill the server at once (SIGKILL), as a crash would; then reap it.
+
+        The SIGKILL is the case's own doing, so the death it causes is no crash.
+        """
         if self._proc is not None:
-            self._proc.signal_group(9)
+            self._sent.add(signal.SIGKILL)
+            self._proc.signal_group(signal.SIGKILL)
         self.shutdown()
+
+    def judge_if_exited(self) -> None:
+        if self._proc is not None and self._proc.poll() is not None:
+            self.shutdown()
+
+    def _judge(self, code: int) -> None:
+        unwatch(self)
+        name = program_name(self.prog)
+        judge_exit(name, code, sent=self._sent)
+        try:
+            with self.log_file.open("rb") as f:
+                f.seek(self._log_start)
+                text = f.read().decode(errors="replace")
+        except OSError:
+            return
+        judge_output(name, text, source=self.log_file.name)
 
     # -- commands ----------------------------------------------------------
 

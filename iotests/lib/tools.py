@@ -8,15 +8,16 @@ and from the image helpers alike.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
 import re
 import signal
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from iotests import command
 from iotests.lib.env import case_env
@@ -75,7 +76,12 @@ class ToolResult:
         return self
 
 
-def _wrap(argv: list[str]) -> list[str]:
+def wrap(argv: list[str]) -> list[str]:
+    """*argv* under valgrind when the run asked for it (``--valgrind``), else as it is.
+
+    Each process writes its own log, named after the program, into the
+    directory the runner reads after the case: a valgrind error fails it.
+    """
     env = case_env()
     if not env.valgrind or env.valgrind_dir is None:
         return argv
@@ -85,21 +91,100 @@ def _wrap(argv: list[str]) -> list[str]:
         "--quiet",
         "--leak-check=no",
         "--error-exitcode=0",
-        f"--log-file={env.valgrind_dir}/%p.log",
+        f"--log-file={env.valgrind_dir}/{program_name(argv[0])}.%p.log",
         *argv,
     ]
 
 
-def _record_crash(argv: Sequence[str], returncode: int) -> None:
-    events = case_env().events_file
+# --- judging: what a QEMU process did that fails the case whatever it printed
+
+
+def program_name(path: str) -> str:
+    """The name a failure reason gives a program: its file name."""
+    return path.rsplit("/", 1)[-1]
+
+
+def signal_name(number: int) -> str:
     try:
-        name = signal.Signals(-returncode).name
+        return signal.Signals(number).name
     except ValueError:
-        name = str(-returncode)
-    event = {"event": "crash", "program": argv[0].rsplit("/", 1)[-1], "signal": name}
-    if events is not None:
-        with events.open("a") as f:
-            f.write(json.dumps(event) + "\n")
+        return str(number)
+
+
+def record_event(event: Mapping[str, object]) -> None:
+    """Append *event* to the case's events file, which the runner judges after the case.
+
+    One ``write`` per line on a file opened for appending, so servers
+    reaped in threads and tools run at once never interleave their lines.
+    Outside the runner (no events file) nobody would read it: nothing is written.
+    """
+    path = case_env().events_file
+    if path is None:
+        return
+    with path.open("a") as f:
+        f.write(json.dumps(event, sort_keys=True) + "\n")
+
+
+def judge_exit(program: str, returncode: int | None, *, sent: Collection[int] = ()) -> bool:
+    """Record a crash when *program* died by a signal that is not in *sent*.
+
+    *sent* holds the signals the case (or the library on its behalf) sent on
+    purpose: a SIGKILL that simulates a crash, the SIGTERM that stops a
+    qemu-nbd. A SIGSEGV or SIGABRT nobody sent is a crash even when it
+    happens while the process is being stopped. Returns whether one was recorded.
+    """
+    if returncode is None or returncode >= 0 or -returncode in sent:
+        return False
+    record_event({"event": "crash", "program": program, "signal": signal_name(-returncode)})
+    return True
+
+
+class Watched(Protocol):
+    """A long-running QEMU process the library started (a server)."""
+
+    def judge_if_exited(self) -> None:
+        """If the process has exited and nobody reaped it yet, reap and judge it."""
+
+
+_watched: set[Watched] = set()
+
+
+def watch(process: Watched) -> None:
+    """Judge *process* when the case exits, if it died and the case never reaped it.
+
+    A case that starts a server without ``with`` and never stops it would
+    otherwise let a crash pass: the dead server is not left running, so
+    the runner's reaper finds nothing. A server still running at exit is
+    left alone: the reaper kills it and fails the case for leaving it.
+    """
+    _watched.add(process)
+
+
+def unwatch(process: Watched) -> None:
+    _watched.discard(process)
+
+
+@atexit.register
+def _judge_watched() -> None:
+    for process in list(_watched):
+        process.judge_if_exited()
+
+
+def judge_output(program: str, text: str, *, source: str) -> list[str]:
+    """Record every sanitizer report, QEMU assertion or crash message in *text*.
+
+    The runner's detector (:func:`iotests.runner.compare.crash_reasons`,
+    which knows sanitizer reports and their known noise) judges it, so a
+    helper that does not print what a tool said still fails the case when
+    the tool reported a bug. *source* says where the text came from (a log
+    file's name, ``output``). Returns the reasons recorded.
+    """
+    from iotests.runner.compare import crash_reasons
+
+    found = crash_reasons(text)
+    for reason in found:
+        record_event({"event": "finding", "program": program, "reason": reason, "source": source})
+    return found
 
 
 def qemu_tool(
@@ -114,19 +199,22 @@ def qemu_tool(
     """Run a QEMU binary by role and, unless *quiet*, print its output.
 
     A non-zero exit is printed as ``[<tool> exit code N]`` so that a golden
-    file records which commands are expected to fail. A process killed by a
-    signal is recorded as a crash, which fails the case whatever its output,
-    unless *expect_signal* (the case kills it on purpose).
+    file records which commands are expected to fail. Quiet or not, what the
+    tool printed is judged: a sanitizer report or an assertion in it, or a
+    death by a signal, is recorded as evidence that fails the case whatever
+    its output. *expect_signal* (the case kills the tool on purpose) excuses
+    the signal, never a report.
     """
     prog = case_env().prog(role)
-    argv = _wrap([prog, *args])
+    argv = wrap([prog, *args])
+    name = program_name(prog)
     for _ in range(_PBKDF_RETRIES):
         result = command.run(argv, timeout=timeout, input=input, check=False)
+        judge_output(name, result.output, source="output")
         if not (result.returncode == 1 and _PBKDF_FLAKE in result.output):
             break
-    name = prog.rsplit("/", 1)[-1]
-    if result.returncode < 0 and not expect_signal:
-        _record_crash(argv, result.returncode)
+    if not expect_signal:
+        judge_exit(name, result.returncode)
     out = format_neutral(_MISSING_MODULE.sub("", result.output))
     if not quiet:
         if out:
@@ -287,22 +375,48 @@ class QemuIoSession:
     of one command. Used to hold an image (and its locks) open from another
     process. qemu-io's stdout is a pseudo-terminal, because into a pipe it
     would buffer its answers until it exits; the prompt it prints after
-    each command marks the end of that command's output.
+    each command marks the end of that command's output. Everything it
+    printed, returned to the case or not, is judged when the session ends.
     """
 
     _PROMPT = "qemu-io> "
 
     def __init__(
-        self, argv: Sequence[str], proc: command.Process, stdin: IO[bytes], master: int
+        self,
+        argv: Sequence[str],
+        proc: command.Process,
+        stdin: IO[bytes],
+        master: int,
+        *,
+        program: str = "qemu-io",
     ) -> None:
         self._argv = tuple(argv)
+        self.program = program
         self._proc = proc
         self._stdin = stdin
         self._master = master
+        #: Everything read from qemu-io so far, for :meth:`judge`.
+        self.transcript = ""
+
+    def _read(self, timeout: float) -> str | None:
+        """One chunk of output, "" when none came in *timeout*, None once qemu-io has gone."""
+        import select
+
+        ready, _, _ = select.select([self._master], [], [], timeout)
+        if not ready:
+            return ""
+        try:
+            chunk = os.read(self._master, 65536)
+        except OSError:  # the pty reports EIO once qemu-io has exited
+            return None
+        if not chunk:
+            return None
+        text = chunk.decode(errors="replace").replace("\r", "")
+        self.transcript += text
+        return text
 
     def read_until_prompt(self, timeout: float = 60) -> str:
         """What qemu-io prints up to its next prompt (or until it exits)."""
-        import select
         import time
 
         buf = ""
@@ -311,16 +425,10 @@ class QemuIoSession:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise QemuToolError(self._argv, -1, buf + "\n(no prompt: timed out)")
-            ready, _, _ = select.select([self._master], [], [], min(left, 1.0))
-            if not ready:
-                continue
-            try:
-                chunk = os.read(self._master, 65536)
-            except OSError:  # the pty reports EIO once qemu-io has exited
+            chunk = self._read(min(left, 1.0))
+            if chunk is None:
                 break
-            if not chunk:
-                break
-            buf += chunk.decode(errors="replace").replace("\r", "")
+            buf += chunk
         return format_neutral(buf.removesuffix(self._PROMPT).replace(self._PROMPT, ""))
 
     def cmd(self, line: str) -> str:
@@ -329,6 +437,14 @@ class QemuIoSession:
             self._stdin.write(f"{line}\n".encode())
             self._stdin.flush()
         return self.read_until_prompt()
+
+    def judge(self, *, sent: Collection[int] = ()) -> None:
+        """Judge the ended qemu-io: what it printed up to its exit, and how it exited."""
+        while self._read(0.5):
+            pass
+        # A report printed at exit follows the last prompt on its line.
+        judge_output(self.program, self.transcript.replace(self._PROMPT, "\n"), source="output")
+        judge_exit(self.program, self._proc.returncode, sent=sent)
 
 
 @contextmanager
@@ -345,7 +461,8 @@ def qemu_io_session(
     """
     import pty
 
-    argv = _wrap([case_env().prog("qemu-io"), *qemu_io_args(image, fmt, False, extra)])
+    prog = case_env().prog("qemu-io")
+    argv = wrap([prog, *qemu_io_args(image, fmt, False, extra)])
     read_end, write_end = os.pipe()
     master, slave = pty.openpty()
     try:
@@ -354,7 +471,7 @@ def qemu_io_session(
         os.close(read_end)
         os.close(slave)
     stdin = os.fdopen(write_end, "wb")
-    session = QemuIoSession(argv, proc, stdin, master)
+    session = QemuIoSession(argv, proc, stdin, master, program=program_name(prog))
     try:
         opened = session.read_until_prompt()
         if proc.poll() is not None or "can't open" in opened:
@@ -363,6 +480,9 @@ def qemu_io_session(
     finally:
         with contextlib.suppress(BrokenPipeError):
             stdin.close()
+        sent: tuple[int, ...] = ()
         if proc.wait(10) is None:
+            sent = (signal.SIGTERM, signal.SIGKILL)
             proc.kill_group()
+        session.judge(sent=sent)
         os.close(master)

@@ -9,6 +9,8 @@ its daemons (in their own process groups) go with it.
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from support.project import Project, needs_qemu
 
 from iotests import command
 from iotests.lib import env as lib_env
-from iotests.lib import nbd, qmp
+from iotests.lib import nbd, qmp, tools
 
 pytestmark = [pytest.mark.qemu, needs_qemu]
 
@@ -177,3 +179,157 @@ def test_the_server_is_reaped_when_the_case_raises(case_dirs: Path) -> None:
     assert pids
     assert not alive(pids[0])
     assert not Path(server.socket).exists()
+
+
+# --- how a server ended is judged when it is reaped
+
+
+@pytest.fixture
+def events(case_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The events file the library records crashes and reports in, as under the runner."""
+    path = case_dirs / "events.jsonl"
+    monkeypatch.setenv("IOTESTS_EVENTS", str(path))
+    monkeypatch.delenv("IOTESTS_VALGRIND", raising=False)
+    lib_env.case_env.cache_clear()
+    yield path
+    lib_env.case_env.cache_clear()
+
+
+def recorded(path: Path) -> list[dict[str, str]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def image(folder: Path) -> str:
+    path = folder / "t.img"
+    path.write_bytes(b"\0" * 65536)
+    return str(path)
+
+
+@needs_tools
+def test_servers_stopped_or_killed_by_the_case_record_nothing(events: Path) -> None:
+    with qmp.QMPServer("qsd", quiet=True) as server:
+        server.ok("query-jobs", quiet=True)
+    assert server.exitcode == 0
+    with qmp.QMPServer("qsd", quiet=True) as server:
+        server.kill()
+    assert server.exitcode == -9
+    with nbd.QemuNBD(image(events.parent), "raw") as srv:
+        pass
+    assert srv.exitcode == 0
+    with nbd.QemuNBD(image(events.parent), "raw") as srv:
+        assert srv.stop(sig=9) == -9
+    assert recorded(events) == []
+
+
+@needs_tools
+@pytest.mark.parametrize("signal_number", [11, 6])
+def test_a_server_dying_by_a_signal_nobody_sent_is_a_crash(
+    events: Path, signal_number: int
+) -> None:
+    name = "SIGSEGV" if signal_number == 11 else "SIGABRT"
+    with qmp.QMPServer("qsd", quiet=True) as server:
+        assert server.pid is not None
+        os.kill(server.pid, signal_number)
+    with nbd.QemuNBD(image(events.parent), "raw") as srv:
+        assert srv.pid is not None
+        os.kill(srv.pid, signal_number)
+        assert srv.wait(10) == -signal_number
+    assert recorded(events) == [
+        {"event": "crash", "program": "qemu-storage-daemon", "signal": name},
+        {"event": "crash", "program": "qemu-nbd", "signal": name},
+    ]
+
+
+REPORT = "==4321==ERROR: AddressSanitizer: heap-use-after-free on address 0x602000000010"
+
+
+def reporting_wrapper(folder: Path, program: str) -> Path:
+    """*program* that prints a sanitizer report to its log once the real one has exited."""
+    path = folder / program
+    real = command.which(program)
+    # A trap, not an ignored signal: the real program is stopped by the SIGTERM
+    # sent to the group, and the wrapper lives on to print.
+    path.write_text(f'#!/bin/sh\ntrap : TERM\n"{real}" "$@"\necho "{REPORT}" >&2\n')
+    path.chmod(0o755)
+    return path
+
+
+@needs_tools
+def test_a_report_in_a_servers_log_is_recorded_once_per_launch(
+    events: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fakes = events.parent / "fakes"
+    fakes.mkdir()
+    monkeypatch.setenv("QSD_PROG", str(reporting_wrapper(fakes, "qemu-storage-daemon")))
+    monkeypatch.setenv("QEMU_NBD_PROG", str(reporting_wrapper(fakes, "qemu-nbd")))
+    lib_env.case_env.cache_clear()
+    server = qmp.QMPServer("qsd", quiet=True, name="same")
+    for _ in range(2):  # both launches append to one log: each report counts once
+        with server:
+            pass
+    with nbd.QemuNBD(image(events.parent), "raw") as srv:
+        pass
+    reason = "AddressSanitizer: heap-use-after-free on address 0x602000000010"
+    assert [(e["program"], e["reason"], e["source"]) for e in recorded(events)] == [
+        ("qemu-storage-daemon", reason, "same.log"),
+        ("qemu-storage-daemon", reason, "same.log"),
+        ("qemu-nbd", reason, srv.log_file.name),
+    ]
+
+
+@needs_tools
+def test_a_qemu_io_session_is_judged_when_it_ends(
+    events: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fakes = events.parent / "fakes"
+    fakes.mkdir()
+    monkeypatch.setenv("QEMU_IO_PROG", str(reporting_wrapper(fakes, "qemu-io")))
+    monkeypatch.setenv("IMGFMT", "raw")
+    lib_env.case_env.cache_clear()
+    with tools.qemu_io_session(image(events.parent)) as session:
+        assert "read 512/512" in session.cmd("read 0 512")
+    assert [(e["program"], e["event"]) for e in recorded(events)] == [("qemu-io", "finding")]
+
+
+#: A case that starts a server without ``with`` and never stops it; the server then dies.
+FORGOTTEN = """
+import os, signal, time
+from iotests import lib
+server = lib.QMPServer("qsd", quiet=True)
+server.launch()
+os.kill(server.pid, signal.SIGSEGV)
+time.sleep(0.5)
+"""
+
+
+@needs_tools
+def test_a_dead_server_the_case_never_stopped_is_judged_at_exit(events: Path) -> None:
+    script = events.parent / "case.py"
+    script.write_text(FORGOTTEN)
+    result = command.run([sys.executable, str(script)], check=False, timeout=60)
+    assert result.returncode == 0, result.output
+    assert recorded(events) == [
+        {"event": "crash", "program": "qemu-storage-daemon", "signal": "SIGSEGV"}
+    ]
+
+
+@needs_tools
+@pytest.mark.skipif(not command.which("valgrind"), reason="valgrind not installed")
+def test_under_valgrind_servers_run_under_valgrind_too(
+    events: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    valgrind_dir = events.parent / "valgrind"
+    monkeypatch.setenv("IOTESTS_VALGRIND", "1")
+    monkeypatch.setenv("IOTESTS_VALGRIND_DIR", str(valgrind_dir))
+    lib_env.case_env.cache_clear()
+    with qmp.QMPServer("qsd", quiet=True) as server:
+        assert server.pid is not None
+        qsd_cmdline = Path(f"/proc/{server.pid}/cmdline").read_bytes().split(b"\0")
+    with nbd.QemuNBD(image(events.parent), "raw") as srv:
+        assert srv.pid is not None
+        nbd_cmdline = Path(f"/proc/{srv.pid}/cmdline").read_bytes().split(b"\0")
+    assert b"valgrind" in qsd_cmdline[0]
+    assert b"valgrind" in nbd_cmdline[0]
+    logs = sorted(p.name.split(".")[0] for p in valgrind_dir.glob("*.log"))
+    assert logs == ["qemu-nbd", "qemu-storage-daemon"]
+    assert recorded(events) == []
