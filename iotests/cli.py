@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import json
 import os
 import platform
@@ -16,10 +17,10 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from iotests import __version__
 from iotests.config import (
@@ -48,11 +49,60 @@ def _comma_list(values: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(v for item in values or () for v in item.split(",") if v)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors in one line; the usage only where the command line's shape is wrong."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith(("unrecognized arguments", "the following arguments")):
+            self.print_usage(sys.stderr)
+        self.exit(ExitCode.USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def _named(kind: str, names: Sequence[str]) -> Callable[[str], str]:
+    """argparse type for one of *names*, suggesting the closest on a typo."""
+
+    def check(text: str) -> str:
+        if text in names:
+            return text
+        close = difflib.get_close_matches(text, names, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise argparse.ArgumentTypeError(
+            f"unknown {kind} {text!r} ({hint}known: {', '.join(names)})"
+        )
+
+    return check
+
+
+BUILD_DIR_HELP = (
+    "take binaries from this QEMU build tree: qemu-img, qemu-io, qemu-nbd, "
+    "storage-daemon/qemu-storage-daemon and qemu-system-ARCH in it; a binary it lacks "
+    "comes from $QEMU_*_PROG, the cached build or PATH only if it is of the same QEMU "
+    "release (see --mix-versions)"
+)
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="YAML config (default: ./iotests.yaml)")
-    p.add_argument("-f", "--format", choices=FORMATS, help="image format (default: raw)")
-    p.add_argument("-p", "--protocol", choices=PROTOCOLS, help="image protocol (default: file)")
-    p.add_argument("--build-dir", metavar="DIR", help="take binaries from this QEMU build tree")
+    p.add_argument(
+        "-f",
+        "--format",
+        type=_named("format", FORMATS),
+        metavar="FMT",
+        help="image format (default: raw): " + ", ".join(FORMATS),
+    )
+    p.add_argument(
+        "-p",
+        "--protocol",
+        type=_named("protocol", PROTOCOLS),
+        metavar="PROTO",
+        help="image protocol (default: file): " + ", ".join(PROTOCOLS),
+    )
+    p.add_argument("--build-dir", metavar="DIR", help=BUILD_DIR_HELP)
+    p.add_argument(
+        "--mix-versions",
+        action="store_true",
+        help="let binaries of different QEMU releases run together",
+    )
     p.add_argument("--cases-dir", metavar="DIR", help="where the cases live (default: ./cases)")
     p.add_argument("--expected-dir", metavar="DIR", help="golden outputs (default: ./expected)")
 
@@ -75,7 +125,7 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="iotests",
         description="Run QEMU block-layer I/O test cases against real QEMU binaries.",
     )
@@ -83,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run test cases")
+    run.set_defaults(command_parser=run)
     _add_common(run)
     _add_selection(run)
     run.add_argument(
@@ -140,11 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     lst = sub.add_parser("list", help="list the selected cases and whether they would run")
+    lst.set_defaults(command_parser=lst)
     _add_common(lst)
     _add_selection(lst)
     lst.add_argument("--json", action="store_true", help="machine-readable output")
 
     env = sub.add_parser("env", help="show the binaries found and their capabilities")
+    env.set_defaults(command_parser=env)
     _add_common(env)
     env.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
@@ -162,6 +215,8 @@ class Context:
     cases: list[Case] | None = None
     settings: RunSettings | None = None
     upstream_tree: Path | None = None
+    #: Warnings about the binaries, printed before the run.
+    notes: list[str] = field(default_factory=list)
 
 
 def _pick(args: argparse.Namespace, config: RunnerConfig, key: str, default: Any = None) -> Any:
@@ -194,9 +249,47 @@ def step_binaries(ctx: Context) -> Context:
 
 
 def step_probe(ctx: Context) -> Context:
+    """Probe the binaries; keep a build tree's substitutes only if they are of its release."""
     assert ctx.binaries is not None
     ctx.probe = probe(ctx.binaries)
+    dropped = _judge_substitutes(ctx)
+    if dropped:
+        paths = {r: (None if r in dropped else p) for r, p in ctx.binaries.paths.items()}
+        ctx.binaries = replace(ctx.binaries, paths=paths)
+        ctx.probe = probe(ctx.binaries)
     return ctx
+
+
+def _series(version: str | None) -> str | None:
+    """A QEMU release series ("7.2" of "7.2.22"): binaries of one series work together."""
+    return ".".join(version.split(".")[:2]) if version else None
+
+
+def _judge_substitutes(ctx: Context) -> set[str]:
+    """Say where each binary a build tree lacks came from; return those of another release."""
+    assert ctx.binaries is not None and ctx.probe is not None
+    found, versions = ctx.binaries, ctx.probe.versions
+    tree_kinds = ("build-dir", "cached build")
+    tree_roles = [r for r, kind in found.sources.items() if kind in tree_kinds]
+    series = {_series(versions.get(r)) for r in tree_roles} - {None}
+    if not tree_roles or len(series) != 1:
+        return set()
+    [tree_series] = series
+    dropped: set[str] = set()
+    for role, kind in sorted(found.sources.items()):
+        if kind in tree_kinds:
+            continue
+        path, version = found.paths[role], versions.get(role, "unknown version")
+        what = f"{found.build_dir} has no {role}"
+        if _series(version) in (tree_series, None) or getattr(ctx.args, "mix_versions", False):
+            ctx.notes.append(f"note: {what}: using {path} ({kind}, QEMU {version})")
+        else:
+            dropped.add(role)
+            ctx.notes.append(
+                f"warning: {what}; not using {path} ({kind}) of QEMU {version} with the "
+                f"build's {tree_series} (--mix-versions allows it): cases needing it are not run"
+            )
+    return dropped
 
 
 def step_settings(ctx: Context) -> Context:
@@ -336,6 +429,8 @@ def _strictness(args: argparse.Namespace, results: Sequence[CaseResult]) -> Exit
 def _print_binaries(ctx: Context) -> None:
     assert ctx.binaries is not None and ctx.probe is not None
     print(f"binaries: {ctx.binaries.origin}", flush=True)
+    for note in ctx.notes:
+        print(note, flush=True)
     versions = sorted(set(ctx.probe.versions.values()))
     if len(versions) > 1:
         detail = ", ".join(f"{r} {v}" for r, v in sorted(ctx.probe.versions.items()))
@@ -484,6 +579,8 @@ def cmd_env(args: argparse.Namespace) -> ExitCode:
         print(json.dumps(_environment_summary(ctx), indent=1))
         return ExitCode.OK
     print(f"binaries from: {ctx.binaries.origin}")
+    for note in ctx.notes:
+        print(note)
     for role in binaries_mod.ROLES:
         path = ctx.binaries.get(role.name)
         version = ctx.probe.versions.get(role.name, "")
@@ -508,7 +605,11 @@ def dispatch(argv: Sequence[str]) -> ExitCode:
 
         return cmd_run(options.parse(argv[1:]))
     parser = build_parser()
-    args = parser.parse_args(list(argv))
+    args, extra = parser.parse_known_args(list(argv))
+    if extra:
+        # The sub-command's own usage, not the top level's: that is what was mistyped.
+        owner = getattr(args, "command_parser", None) or parser
+        owner.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return ExitCode.USAGE_ERROR
