@@ -8,7 +8,9 @@ exact (vpc) and creation fast (luks).
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,6 +30,23 @@ from iotests.lib.tools import (
     require_crypto,
     secret_object,
 )
+
+
+def errno_name(message: str) -> str | None:
+    """The errno (``"EINVAL"``) whose text ends the first line of a QEMU error, or None.
+
+    QEMU words the same failure differently across releases (7.2 prints
+    ``... -22 (Invalid argument)``, 8.2 and later ``...: Invalid argument``)
+    and errno numbers differ between architectures; the errno's name is the
+    fact a case relies on.
+    """
+    lines = message.strip().splitlines()
+    line = lines[0] if lines else ""
+    for code, name in errno.errorcode.items():
+        text = os.strerror(code)
+        if line.endswith((f": {text}", f"({text})")):
+            return name
+    return None
 
 
 def test_image(name: str = "t") -> str:
