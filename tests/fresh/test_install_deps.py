@@ -173,3 +173,26 @@ def test_failed_pip_install_stops_and_leaves_no_stamp(machine: Machine) -> None:
     assert (venv / "bin" / "python").exists()
     assert not (venv / ".install-deps-stamp").exists()
     assert not [c for c in machine.calls() if c.startswith("apt-get")]
+
+
+@pytest.mark.parametrize("tool", ["nox", "invoke"])
+def test_wrapper_without_venv_names_install_deps(machine: Machine, tool: str) -> None:
+    result = command.run(
+        [str(machine.repo / "scripts" / tool), "--version"], check=False, merge_stderr=False
+    )
+    assert result.returncode == 127
+    assert result.stderr == (
+        f"{tool}: {machine.repo}/.venv/bin/{tool} is missing: run ./scripts/install-deps first\n"
+    )
+
+
+def test_invoke_wrapper_finds_tasks_from_any_directory(machine: Machine, tmp_path: Path) -> None:
+    venv_bin = machine.repo / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "invoke").write_text('#!/bin/sh\necho "$@"\n')
+    (venv_bin / "invoke").chmod(0o755)
+    result = command.run(
+        [str(machine.repo / "scripts" / "invoke"), "--list"], cwd=tmp_path, check=False
+    )
+    assert result.returncode == 0, result.output
+    assert result.stdout == f"--search-root {machine.repo} --list\n"
