@@ -22,6 +22,24 @@ from iotests.errors import CommandError
 _VERSION = re.compile(r"^\S.*?\b(\d+\.\d+\.\d+)", re.M)
 _FORMATS = re.compile(r"^Supported formats:(.*)$", re.M)
 
+#: A QEMU version as numbers: (10, 0, 13); a developer's master reports (10, 1, 50).
+Version = tuple[int, int, int]
+
+#: Whose version stands for "the QEMU under test", most telling first.
+_VERSION_ROLES = ("qemu-img", "qemu-io", "qemu-nbd", "qsd", "qemu")
+
+
+def parse_version(text: str) -> Version | None:
+    """``"10.0.13"`` (or ``"10.0"``) as ``(10, 0, 13)``; None when it is no version.
+
+    Tuples compare the way QEMU's versions do: 10.0.50 (master after 10.0)
+    comes after every 10.0.x release and before 10.1.0.
+    """
+    match = re.fullmatch(r"(\d+)\.(\d+)(?:\.(\d+))?", text.strip())
+    if match is None:
+        return None
+    return (int(match[1]), int(match[2]), int(match[3] or 0))
+
 
 @dataclass(frozen=True)
 class Probe:
@@ -34,6 +52,18 @@ class Probe:
     accelerators: tuple[str, ...] = ()
     machines: tuple[str, ...] = ()
     problems: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def qemu_version(self) -> Version | None:
+        """The version of the QEMU under test: qemu-img's, else another tool's.
+
+        Mixed versions are warned about by the CLI; goldens and requirements
+        follow qemu-img, which most cases drive.
+        """
+        for role in _VERSION_ROLES:
+            if (found := parse_version(self.versions.get(role, ""))) is not None:
+                return found
+        return None
 
     def serialize(self) -> dict[str, Any]:
         return asdict(self)
