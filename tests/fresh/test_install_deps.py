@@ -196,3 +196,16 @@ def test_invoke_wrapper_finds_tasks_from_any_directory(machine: Machine, tmp_pat
     )
     assert result.returncode == 0, result.output
     assert result.stdout == f"--search-root {machine.repo} --list\n"
+
+
+def test_too_old_python_is_refused_before_the_venv(machine: Machine) -> None:
+    machine.stub("dpkg-query", 'echo -n "install ok installed"')
+    machine.stub("apt-get", "exit 100")
+    (machine.bin / "python3").unlink()
+    machine.stub("python3", "echo 3.10")
+    result = machine.install_deps()
+    assert result.returncode == 1, result.output
+    assert last_line(result) == (
+        "install-deps: python3 is Python 3.10; the toolkit needs 3.11 or later (set IOTESTS_PYTHON)"
+    )
+    assert not (machine.repo / ".venv").exists()
