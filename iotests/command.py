@@ -110,6 +110,35 @@ def which(name: str, path: str | None = None) -> str | None:
     return shutil.which(name, path=path)
 
 
+#: Children a :class:`Process` will reap. A runner that is a child subreaper
+#: also reaps the orphans it inherits; it must never take one of these, or
+#: the Process would lose its exit status.
+_tracked: set[int] = set()
+_tracked_lock = threading.Lock()
+
+
+def is_tracked(pid: int) -> bool:
+    """Whether *pid* is a child that a :class:`Process` of this process waits for."""
+    with _tracked_lock:
+        return pid in _tracked
+
+
+def reap_stray(pid: int) -> bool:
+    """Reap *pid* if it is an exited child that no :class:`Process` waits for.
+
+    For orphans re-parented to a child subreaper: nobody else can reap them.
+    True if this call reaped it.
+    """
+    with _tracked_lock:
+        if pid in _tracked:
+            return False
+        try:
+            reaped, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return False
+    return reaped == pid
+
+
 class Process:
     """A spawned child in its own process group, killed as a whole group.
 
@@ -159,6 +188,8 @@ class Process:
                     if not self._reaped.is_set():
                         self._popen.returncode = 0
                         self._reaped.set()
+                with _tracked_lock:
+                    _tracked.discard(self._popen.pid)
             return True
         if pid == 0:
             return False
@@ -166,6 +197,8 @@ class Process:
             self._cpu = usage.ru_utime + usage.ru_stime
             self._popen.returncode = os.waitstatus_to_exitcode(status)
             self._reaped.set()
+        with _tracked_lock:
+            _tracked.discard(pid)
         return True
 
     def poll(self) -> int | None:
@@ -221,18 +254,21 @@ def spawn(
 
     :raises CommandError: when the program cannot be executed at all.
     """
-    try:
-        popen = subprocess.Popen(
-            list(argv),
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
-            stdout=stdout,
-            stderr=stderr,
-            stdin=stdin,
-            start_new_session=new_group,
-        )
-    except OSError as exc:
-        raise CommandError(argv, 126, f"cannot execute {argv[0]}: {exc.strerror}") from exc
+    # Tracked from the fork on: a child that exits at once is never a stray.
+    with _tracked_lock:
+        try:
+            popen = subprocess.Popen(
+                list(argv),
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+                stdout=stdout,
+                stderr=stderr,
+                stdin=stdin,
+                start_new_session=new_group,
+            )
+        except OSError as exc:
+            raise CommandError(argv, 126, f"cannot execute {argv[0]}: {exc.strerror}") from exc
+        _tracked.add(popen.pid)
     return Process(popen)
 
 

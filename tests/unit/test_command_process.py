@@ -96,3 +96,31 @@ def test_a_child_reaped_behind_our_back_does_not_hang_a_wait() -> None:
     assert proc.wait() == 0
     assert proc.cpu_seconds is None
     assert time.monotonic() - started < 5
+
+
+def _zombie(pid: int) -> bool:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rpartition(")")[2].split()[0] == "Z"
+
+
+def test_a_subreaper_sweep_never_steals_a_process_s_exit_status() -> None:
+    proc = command.spawn([sys.executable, "-c", "raise SystemExit(3)"], stdout=command.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not _zombie(proc.pid):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert command.is_tracked(proc.pid)
+    assert not command.reap_stray(proc.pid)
+    assert proc.wait() == 3
+    assert proc.cpu_seconds is not None
+    assert not command.is_tracked(proc.pid)
+
+
+def test_an_untracked_exited_child_is_reaped_as_a_stray() -> None:
+    pid = os.posix_spawn("/bin/true", ["true"], {})
+    deadline = time.monotonic() + 10
+    while not _zombie(pid):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert command.reap_stray(pid)
+    assert not os.path.exists(f"/proc/{pid}")
