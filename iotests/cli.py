@@ -441,10 +441,15 @@ def _kill_orphans() -> None:
     from iotests.runner import reaper
 
     stale = reaper.kill_orphans()
-    if stale:
-        names = ", ".join(f"{p.name} (pid {p.pid})" for p in stale)
+    if stale.processes:
+        names = ", ".join(f"{p.name} (pid {p.pid})" for p in stale.processes)
         print(
-            f"killed {len(stale)} processes left by an earlier run that died: {names}",
+            f"killed {len(stale.processes)} processes left by an earlier run that died: {names}",
+            file=sys.stderr,
+        )
+    if stale.socket_dirs:
+        print(
+            f"removed {len(stale.socket_dirs)} socket directories left by earlier runs that died",
             file=sys.stderr,
         )
 

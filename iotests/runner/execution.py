@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -118,8 +117,12 @@ def _base_environment(environ: Mapping[str, str], token: str, dirs: CaseDirs) ->
 
 
 def _short_tempdir() -> Path:
-    """A socket directory with a short path (sun_path holds 108 bytes)."""
-    return Path(tempfile.mkdtemp(prefix="iot-", dir="/tmp" if os.path.isdir("/tmp") else None))
+    """A socket directory's path: short (sun_path holds 108 bytes), named after the run.
+
+    Only named here: process.run_process makes the directory for the case's
+    life and removes it however the case ends, so nothing in between can leak it.
+    """
+    return reaper.socket_path()
 
 
 class ResultsDirError(Exception):
