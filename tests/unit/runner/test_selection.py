@@ -101,13 +101,15 @@ def test_backwards_range() -> None:
 
 
 def test_unknown_group() -> None:
-    with pytest.raises(NoCasesError, match="-g nosuch: no case is in group 'nosuch'$"):
+    with pytest.raises(NoCasesError, match=r"-g nosuch: no case is in group 'nosuch'$"):
         select(CASES, Selection(groups=("nosuch",)))
 
 
 def test_unknown_group_names_the_closest_ones() -> None:
     # One typo among known groups is still a typo: it would silently select less.
-    with pytest.raises(NoCasesError, match=r"-g quik: no case is in group 'quik' \(did you mean quick\?\)"):
+    with pytest.raises(
+        NoCasesError, match=r"-g quik: no case is in group 'quik' \(did you mean quick\?\)"
+    ):
         select(CASES, Selection(groups=("rw", "quik")))
 
 
