@@ -35,10 +35,10 @@ from iotests.env.probe import Probe, probe
 from iotests.errors import BinaryNotFoundError, IotestsError, ResultsBusyError, UsageError
 from iotests.exitcodes import ExitCode
 from iotests.runner.discovery import Case, discover
-from iotests.runner.execution import Suite
+from iotests.runner.execution import GOLDEN_CHANGED, GOLDEN_NEW, Suite
 from iotests.runner.results import CaseResult, Status
 from iotests.runner.selection import Selection, Shard, select
-from iotests.runner.session import not_run_reason, run_selection
+from iotests.runner.session import Reporter, RunOutcome, not_run_reason, run_selection
 from iotests.runner.settings import AIOMODES, CACHEMODES, FORMATS, PROTOCOLS, RunSettings
 
 if TYPE_CHECKING:
@@ -310,6 +310,7 @@ def step_settings(ctx: Context) -> Context:
         regenerate=bool(_pick(a, c, "regenerate", False)),
         results_dir=_results_dir(ctx),
         bytecode_cache=bool(_pick(a, c, "bytecode_cache", True)),
+        qemu_version=ctx.probe.qemu_version if ctx.probe is not None else None,
     )
     return ctx
 
@@ -355,7 +356,6 @@ def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
     assert ctx.settings is not None and ctx.cases is not None and ctx.probe is not None
     assert ctx.binaries is not None
     settings = ctx.settings
-    not_run = not_run_reason
     upstream: UpstreamSuite | None = None
     if ctx.upstream_tree is not None:
         from iotests.upstream import mode
@@ -363,7 +363,7 @@ def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
         suite = upstream = mode.make_suite(
             ctx.upstream_tree, settings, args, ctx.binaries.env(), ctx.environ
         )
-        not_run = upstream.not_run
+    not_run = upstream.not_run if upstream is not None else not_run_reason
     if not args.tap:
         _print_binaries(ctx)
     if args.dry_run:
@@ -376,34 +376,90 @@ def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
     _check_report_paths(args)
     _kill_orphans()
     started = datetime.now(UTC)
+    found = ctx.probe
     with _results_lock(settings, started):
         ctx.probe.save(settings.results_dir / settings.combo / "probe.json")
         env = ctx.binaries.env()
         env["IOTESTS_PROBE"] = str(settings.results_dir / settings.combo / "probe.json")
-        from iotests.report.console import ConsoleReporter
-        from iotests.report.tap import TapReporter
 
-        reporter = TapReporter() if args.tap else ConsoleReporter.for_run(settings, args, upstream)
-        outcome = run_selection(
-            ctx.cases, settings, ctx.probe, env, reporter, suite=suite, not_run=not_run
-        )
-    results = outcome.results
+        def run(cases: Sequence[Case], settings: RunSettings) -> RunOutcome:
+            reporter = _reporter(args, settings, upstream, found)
+            return run_selection(
+                cases, settings, found, env, reporter, suite=suite, not_run=not_run
+            )
+
+        outcome = run(ctx.cases, settings)
+        unstable = _check_regenerated(ctx.cases, outcome, settings, run)
     if outcome.aborted:
         print(f"iotests: error: stopped starting cases: {outcome.aborted}", file=sys.stderr)
-    if upstream is not None and not args.tap:
-        for note in upstream.casenotrun_lines(results):
-            print(note)
-    if upstream is not None and (hint := upstream.qtest_hint(results, ctx.probe)):
-        print(f"# {hint}" if args.tap else hint)
-    written = _write_reports(args, results, started, settings, _environment_summary(ctx))
+    written = _write_reports(args, outcome.results, started, settings, _environment_summary(ctx))
     if outcome.interrupted:
         return ExitCode.INTERRUPTED
-    if any(r.status.failed for r in results):
+    if unstable or any(r.status.failed for r in outcome.results):
         return ExitCode.FAILED
-    code = _strictness(args, results)
+    code = _strictness(args, outcome.results)
     if code is not ExitCode.OK:
         return code
     return ExitCode.OK if written else ExitCode.USAGE_ERROR
+
+
+def _reporter(
+    args: argparse.Namespace,
+    settings: RunSettings,
+    upstream: UpstreamSuite | None,
+    found: Probe,
+) -> Reporter:
+    from iotests.report.console import ConsoleReporter
+    from iotests.report.tap import TapReporter
+
+    reporter: ConsoleReporter | TapReporter = (
+        TapReporter() if args.tap else ConsoleReporter.for_run(settings, args, upstream)
+    )
+    if upstream is not None:
+        suite = upstream
+
+        def notes(results: Sequence[CaseResult]) -> list[str]:
+            hint = suite.qtest_hint(list(results), found)
+            casenotrun = [] if args.tap else suite.casenotrun_lines(list(results))
+            return [*casenotrun, *([hint] if hint else [])]
+
+        reporter.notes = notes
+    return reporter
+
+
+def _check_regenerated(
+    cases: Sequence[Case],
+    outcome: RunOutcome,
+    settings: RunSettings,
+    run: Callable[[Sequence[Case], RunSettings], RunOutcome],
+) -> list[CaseResult]:
+    """Name the goldens --regenerate wrote, then re-run those cases against them.
+
+    A case whose output changes from one run to the next would get a golden
+    that fails the next time: that is found here, not in someone's CI.
+    Returns the regenerated cases that did not pass again.
+    """
+    if not settings.regenerate or outcome.interrupted:
+        return []
+    changed = [
+        r for r in outcome.results if r.reason and r.reason.startswith((GOLDEN_NEW, GOLDEN_CHANGED))
+    ]
+    for r in changed:
+        print(r.reason)
+    if not changed:
+        print("--regenerate: every golden was already up to date")
+        return []
+    names = {r.name for r in changed}
+    print(f"--regenerate: re-running the {len(changed)} cases against their new goldens")
+    again = run([c for c in cases if c.name in names], replace(settings, regenerate=False))
+    unstable = [r for r in again.results if r.status is not Status.PASS]
+    if unstable:
+        print(
+            "iotests: error: --regenerate: not clean against the golden just written (is the "
+            "output deterministic?): " + ", ".join(f"{r.name} ({r.reason})" for r in unstable),
+            file=sys.stderr,
+        )
+    return unstable
 
 
 def _strictness(args: argparse.Namespace, results: Sequence[CaseResult]) -> ExitCode:

@@ -279,6 +279,9 @@ class ConsoleReporter:
         self.console = console or Console(highlight=False, soft_wrap=True)
         self.durations = dict(durations or {})
         self.rerun = rerun
+        #: Lines about the finished run from its suite (upstream's notes), printed
+        #: before the closing lines so that the tally stays the last line.
+        self.notes: Callable[[Sequence[CaseResult]], list[str]] | None = None
         environ = os.environ if environ is None else environ
         self.plain = not self.console.is_terminal or self.console.is_dumb_terminal or in_ci(environ)
         self._clock = clock
@@ -428,6 +431,8 @@ class ConsoleReporter:
             interrupted = Text("Interrupted:", style="magenta")
             interrupted.append(f" {tally.interrupted} cases did not finish")
             self._print(interrupted)
+        for line in self.notes(results) if self.notes else []:
+            self._print(Text(line))
         for line in timing_lines(results, elapsed):
             self._print(Text(line))
         self._print(Text(f"iotests: {tally.line()}", style="bold red" if failed else "bold green"))

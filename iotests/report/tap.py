@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from iotests.runner.discovery import Case
@@ -19,6 +19,8 @@ class TapReporter:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
         self._n = 0
+        #: The suite's notes on the finished run, written as TAP comments.
+        self.notes: Callable[[Sequence[CaseResult]], list[str]] | None = None
 
     def start(self, cases: Sequence[Case], settings: RunSettings) -> None:
         self.stream.write(f"TAP version 13\n1..{len(cases)}\n")
@@ -46,5 +48,7 @@ class TapReporter:
         self.stream.flush()
 
     def finish(self, results: Sequence[CaseResult], elapsed: float) -> None:
+        for note in self.notes(results) if self.notes else []:
+            self.stream.write(f"# {note}\n")
         self.stream.write(f"# {Tally.of(list(results)).line()}\n")
         self.stream.flush()

@@ -78,7 +78,9 @@ class Suite:
         return filters.standard_filters(path_map)
 
     def expected_file(self, case: Case, settings: RunSettings) -> Path | None:
-        variant = expected.Variant(settings.format, settings.protocol, settings.cachemode)
+        variant = expected.Variant(
+            settings.format, settings.protocol, settings.cachemode, settings.qemu_version
+        )
         return expected.choose(case.expected_dir, case.name, variant)
 
     def regenerate_target(self, case: Case, settings: RunSettings) -> Path:
@@ -123,6 +125,10 @@ def _short_tempdir() -> Path:
     life and removes it however the case ends, so nothing in between can leak it.
     """
     return reaper.socket_path()
+
+
+#: How --regenerate left a golden, as the start of the case's reason.
+GOLDEN_NEW, GOLDEN_CHANGED, GOLDEN_SAME = "golden written", "golden changed", "golden unchanged"
 
 
 class ResultsDirError(Exception):
@@ -241,9 +247,7 @@ def _execute(
     output_file.write_text(actual)
     if outcome.timed_out:
         # What the case printed before it hung says where it hung: keep it.
-        return finish(
-            Status.TIMEOUT, f"timed out after {timeout:g}s", output_file=str(output_file)
-        )
+        return finish(Status.TIMEOUT, f"timed out after {timeout:g}s", output_file=str(output_file))
 
     notrun = suite.notrun_reason(case, dirs)
     crashes = evidence.crash_evidence(outcome, dirs)
@@ -257,9 +261,16 @@ def _execute(
 
     if settings.regenerate:
         target = suite.regenerate_target(case, settings)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(actual if actual.endswith("\n") or not actual else actual + "\n")
-        return finish(Status.PASS, f"golden written: {target}", expected_file=str(target))
+        text = actual if actual.endswith("\n") or not actual else actual + "\n"
+        try:
+            old: str | None = target.read_text()
+        except FileNotFoundError:
+            old = None
+        if old != text:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        change = GOLDEN_NEW if old is None else GOLDEN_CHANGED if old != text else GOLDEN_SAME
+        return finish(Status.PASS, f"{change}: {target}", expected_file=str(target))
 
     golden = suite.expected_file(case, settings)
     if golden is None:

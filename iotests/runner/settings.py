@@ -27,6 +27,8 @@ class RunSettings:
     results_dir: Path = Path("results")
     #: Keep cases' Python bytecode in :attr:`pycache_dir` (else write none).
     bytecode_cache: bool = True
+    #: The QEMU under test (major, minor, micro), for version variants of goldens.
+    qemu_version: tuple[int, int, int] | None = None
 
     @property
     def pycache_dir(self) -> Path:

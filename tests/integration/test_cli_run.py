@@ -231,7 +231,28 @@ def test_regenerate_writes_goldens(project: Project) -> None:
     result = project.run("run", "-f", "raw", "--regenerate")
     assert result.returncode == ExitCode.OK
     assert (project.expected / "013.out").read_text() == WRITE_READ_GOLDEN.lstrip("\n")
+    assert f"golden written: {project.expected / '013.out'}" in result.stdout
+    assert "re-running the 1 cases against their new goldens" in result.stdout
     assert project.run("run", "-f", "qcow2").returncode == ExitCode.OK
+    # The variable is no quieter than the flag, and says when nothing changed.
+    again = project.run("run", "-f", "raw", env={"IOTESTS_REGENERATE": "1"})
+    assert again.returncode == ExitCode.OK
+    assert "--regenerate: every golden was already up to date" in again.stdout
+
+
+def test_regenerate_fails_on_output_that_changes_between_runs(project: Project) -> None:
+    project.case("015", "# group: quick", "import uuid\nprint(uuid.uuid4())\n", "x\n")
+    project.case("016", "# group: quick", "print('same')\n", "other\n")
+    result = project.run("run", "-f", "raw", "--regenerate")
+    assert result.returncode == ExitCode.FAILED
+    assert f"golden changed: {project.expected / '015.out'}" in result.stdout
+    assert f"golden changed: {project.expected / '016.out'}" in result.stdout
+    [line] = [x for x in result.stderr.splitlines() if "--regenerate" in x]
+    assert line.startswith(
+        "iotests: error: --regenerate: not clean against the golden just written"
+    )
+    assert "015 (output differs from 015.out)" in line
+    assert "016" not in line
 
 
 def test_interrupt_kills_everything(project: Project) -> None:
@@ -458,3 +479,13 @@ def test_cases_share_one_bytecode_cache_and_leave_no_pycache(project: Project) -
     golden = (project.expected / "031.out").read_text()
     assert "prefix: None\n" in golden
     assert "dont write: True\n" in golden
+
+
+def test_a_golden_for_the_qemu_version_under_test_is_chosen_and_named(project: Project) -> None:
+    project.case("030", "# group: quick", "print('new wording')\n", "old wording\n")
+    (project.expected / "030.out.qemu-7.0").write_text("new wording\n")
+    (project.expected / "030.out.qemu-99.0").write_text("future wording\n")
+    result = project.run("run", "-f", "raw", "--json", "r.json")
+    assert result.returncode == ExitCode.OK, result.stdout
+    [entry] = json.loads((project.root / "r.json").read_text())["results"]
+    assert entry["expected_file"] == str(project.expected / "030.out.qemu-7.0")

@@ -68,7 +68,9 @@ def test_a_file_that_is_not_utf8_is_named_not_a_traceback(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("value", ["nan", "inf", "0", "-1"])
 def test_environment_timeout_must_be_finite_and_positive(value: str) -> None:
-    with pytest.raises(ConfigError, match=r"\$IOTESTS_TIMEOUT: timeout: expected a positive, finite"):
+    with pytest.raises(
+        ConfigError, match=r"\$IOTESTS_TIMEOUT: timeout: expected a positive, finite"
+    ):
         load_runner_config(None, {"IOTESTS_TIMEOUT": value})
 
 
