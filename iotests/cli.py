@@ -34,6 +34,7 @@ from iotests.env import binaries as binaries_mod
 from iotests.env.probe import Probe, probe
 from iotests.errors import BinaryNotFoundError, IotestsError, ResultsBusyError, UsageError
 from iotests.exitcodes import ExitCode
+from iotests.runner import known
 from iotests.runner.discovery import Case, discover
 from iotests.runner.execution import GOLDEN_CHANGED, GOLDEN_NEW, Suite
 from iotests.runner.results import CaseResult, Status
@@ -163,6 +164,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--junit", metavar="FILE", help="write JUnit XML")
     run.add_argument("--json", metavar="FILE", dest="json_file", help="write a JSON report")
     run.add_argument("--tap", action="store_true", help="print TAP instead of the console view")
+    outcomes = run.add_argument_group(
+        "known failures and flakes",
+        "a known-failures.yaml beside cases/ is read by default (see docs/known-failures.md)",
+    )
+    outcomes.add_argument(
+        "--known",
+        action="append",
+        metavar="FILE",
+        help="a known-failures list of your own (repeatable): listed failures do not fail the run",
+    )
+    outcomes.add_argument(
+        "--rerun-failures",
+        type=int,
+        default=0,
+        metavar="N",
+        help="re-run each failed case alone up to N times; one that then passes is flaky",
+    )
+    outcomes.add_argument(
+        "--flaky-fails",
+        action="store_true",
+        help="a flaky case fails the run (default: reported, not failing)",
+    )
     strict = run.add_argument_group(
         "strictness",
         "for packagers and CI: a run whose binaries lacked what cases need is not green",
@@ -377,6 +400,7 @@ def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
     _kill_orphans()
     started = datetime.now(UTC)
     found = ctx.probe
+    judge = _known_failures(ctx)
     with _results_lock(settings, started):
         ctx.probe.save(settings.results_dir / settings.combo / "probe.json")
         env = ctx.binaries.env()
@@ -385,7 +409,15 @@ def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
         def run(cases: Sequence[Case], settings: RunSettings) -> RunOutcome:
             reporter = _reporter(args, settings, upstream, found)
             return run_selection(
-                cases, settings, found, env, reporter, suite=suite, not_run=not_run
+                cases,
+                settings,
+                found,
+                env,
+                reporter,
+                suite=suite,
+                not_run=not_run,
+                reruns=getattr(args, "rerun_failures", 0) or 0,
+                judge=judge,
             )
 
         outcome = run(ctx.cases, settings)
@@ -395,12 +427,45 @@ def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
     written = _write_reports(args, outcome.results, started, settings, _environment_summary(ctx))
     if outcome.interrupted:
         return ExitCode.INTERRUPTED
-    if unstable or any(r.status.failed for r in outcome.results):
+    expired = _known_outcome(judge, outcome.results)
+    flaky_fail = getattr(args, "flaky_fails", False) and any(
+        r.status is Status.FLAKY for r in outcome.results
+    )
+    if unstable or expired or flaky_fail or any(r.status.failed for r in outcome.results):
         return ExitCode.FAILED
     code = _strictness(args, outcome.results)
     if code is not ExitCode.OK:
         return code
     return ExitCode.OK if written else ExitCode.USAGE_ERROR
+
+
+def _known_failures(ctx: Context) -> known.Judge:
+    """The known failures that apply to this run: the project's list and --known lists."""
+    assert ctx.binaries is not None and ctx.settings is not None
+    paths = [Path(p) for p in getattr(ctx.args, "known", None) or ()]
+    project = Path(_pick(ctx.args, ctx.config, "cases_dir")).resolve().parent / KNOWN_FILE
+    if project.is_file() and project not in [p.resolve() for p in paths]:
+        paths.insert(0, project)
+    for path in paths:
+        if not path.is_file():
+            raise UsageError(f"--known {path}: no such file")
+    return known.Judge(
+        known.load(paths), flavour=ctx.binaries.flavour, qemu=ctx.settings.qemu_version
+    )
+
+
+def _known_outcome(judge: known.Judge, results: Sequence[CaseResult]) -> bool:
+    """Say which listed cases passed (stale entries?) and which entries expired; True if any did."""
+    for r in judge.fixed(results):
+        print(f"warning: {r.name}: {r.reason}")
+    expired = judge.expired(results)
+    for entry in expired:
+        print(
+            f"iotests: error: {entry.source}: the known failure of {entry.case} expired on "
+            f"{entry.expires.isoformat()} ({entry.reason}): renew it with a reason, or remove it",
+            file=sys.stderr,
+        )
+    return bool(expired)
 
 
 def _reporter(
@@ -460,6 +525,9 @@ def _check_regenerated(
             file=sys.stderr,
         )
     return unstable
+
+
+KNOWN_FILE = "known-failures.yaml"
 
 
 def _strictness(args: argparse.Namespace, results: Sequence[CaseResult]) -> ExitCode:

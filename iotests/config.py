@@ -137,7 +137,22 @@ def find_config(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> 
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse *path* as a YAML mapping, turning every problem into a ConfigError."""
+    """Parse *path* as the toolkit's YAML config: a mapping of known sections."""
+    data = read_yaml_document(path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "(top level)", "expected a mapping of sections")
+    for key in data:
+        if key not in SECTIONS:
+            raise ConfigError(
+                str(path), str(key), "unknown section (known: " + ", ".join(SECTIONS) + ")"
+            )
+    return data
+
+
+def read_yaml_document(path: Path) -> Any:
+    """Parse *path* as YAML, turning every problem into a ConfigError naming the file."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -152,15 +167,6 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             str(path), where, f"not valid YAML: {getattr(exc, 'problem', exc)}"
         ) from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(str(path), "(top level)", "expected a mapping of sections")
-    for key in data:
-        if key not in SECTIONS:
-            raise ConfigError(
-                str(path), str(key), "unknown section (known: " + ", ".join(SECTIONS) + ")"
-            )
     return data
 
 

@@ -10,6 +10,7 @@ Order, first hit per binary wins:
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from collections.abc import Mapping
@@ -64,6 +65,22 @@ class Binaries:
     def env(self) -> dict[str, str]:
         """QEMU_*_PROG variables for the binaries that were found."""
         return {r.variable: p for r in ROLES if (p := self.paths.get(r.name))}
+
+    @property
+    def flavour(self) -> str:
+        """The build profile (plain, asan, gcov...) of a toolkit build, or "" for others.
+
+        Read from the build's manifest; a run on an ASan build and a plain
+        run must not be taken for one (reports, known failures).
+        """
+        if self.build_dir is None:
+            return ""
+        manifest = Path(self.build_dir).parent / "manifest.json"
+        try:
+            profile = json.loads(manifest.read_text()).get("profile", "")
+        except (OSError, ValueError, AttributeError):
+            return ""
+        return profile if isinstance(profile, str) else ""
 
     def missing(self) -> list[str]:
         """Programs of the roles not found (upstream's ``check`` needs every one)."""

@@ -41,6 +41,8 @@ _STYLE = {
     Status.NOT_RUN: "yellow",
     Status.INTERRUPTED: "magenta",
     Status.ERROR: "bold red",
+    Status.KNOWN: "yellow",
+    Status.FLAKY: "bold yellow",
 }
 
 #: Running cases listed in the live region before the rest are only counted.
@@ -431,6 +433,15 @@ class ConsoleReporter:
             interrupted = Text("Interrupted:", style="magenta")
             interrupted.append(f" {tally.interrupted} cases did not finish")
             self._print(interrupted)
+        if tally.known or tally.flaky:
+            listed = [r.name for r in results if r.status in (Status.KNOWN, Status.FLAKY)]
+            self._print(
+                Text(
+                    f"{tally.known} known failures, {tally.flaky} flaky (not counted as failed): "
+                    + " ".join(listed),
+                    style="yellow",
+                )
+            )
         for line in self.notes(results) if self.notes else []:
             self._print(Text(line))
         for line in timing_lines(results, elapsed):

@@ -40,7 +40,7 @@ def junit_xml(
             tests=str(len(items)),
             failures=str(sum(r.status is Status.FAIL for r in items)),
             errors=str(sum(r.status in _ERRORS for r in items)),
-            skipped=str(sum(r.status is Status.NOT_RUN for r in items)),
+            skipped=str(sum(r.status in (Status.NOT_RUN, Status.KNOWN) for r in items)),
             time=f"{sum(r.duration for r in items):.3f}",
         )
         for r in items:
@@ -56,8 +56,13 @@ def junit_xml(
                 failure.text = r.diff or r.reason or ""
             elif r.status in _ERRORS:
                 ET.SubElement(case, "error", message=r.reason or r.status.value)
-            elif r.status is Status.NOT_RUN:
-                ET.SubElement(case, "skipped", message=r.reason or "not run")
+            elif r.status in (Status.NOT_RUN, Status.KNOWN):
+                # A known failure is neither a pass nor a failure: CI shows it as skipped,
+                # with the entry's reason and bug link in the message.
+                ET.SubElement(case, "skipped", message=r.reason or r.status.value)
+            elif r.status is Status.FLAKY:
+                out = ET.SubElement(case, "system-out")
+                out.text = f"flaky: {r.reason or ''}"
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 

@@ -35,6 +35,12 @@ class TapReporter:
         line = f"{ok} {self._n} - {result.name} {result.format}-{result.protocol}"
         if result.status is Status.NOT_RUN:
             line += f" # SKIP {_escape(result.reason or '')}"
+        elif result.status is Status.KNOWN:
+            # TAP's TODO: a failure that is expected, not counted against the run.
+            line = f"not ok {self._n} - {result.name} {result.format}-{result.protocol}"
+            line += f" # TODO {_escape(result.reason or '')}"
+        elif result.status is Status.FLAKY:
+            line += f" # flaky: {_escape(result.reason or '')}"
         self.stream.write(line + "\n")
         if ok == "not ok":
             self.stream.write("  ---\n")

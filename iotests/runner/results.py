@@ -16,6 +16,10 @@ class Status(enum.Enum):
     #: The runner could not run or judge the case (an unusable results
     #: directory, a full disk, a bug in the runner): no verdict on QEMU.
     ERROR = "error"
+    #: Failed, and listed as a known failure that applies and has not expired.
+    KNOWN = "known"
+    #: Failed, then passed when re-run alone (``--rerun-failures``).
+    FLAKY = "flaky"
 
     @property
     def failed(self) -> bool:
@@ -39,6 +43,10 @@ class CaseResult:
     expected_file: str | None = None
     output_file: str | None = None
     diff: str | None = None
+    #: What the case's processes were doing when it timed out (``hang.txt``;
+    #: ``hang.json`` beside it holds the same for tools). Reports older than
+    #: this field read as None.
+    hang_file: str | None = None
 
     def serialize(self) -> dict[str, Any]:
         data = asdict(self)
@@ -60,6 +68,8 @@ class Tally:
     not_run: int
     interrupted: int
     errors: int = 0
+    known: int = 0
+    flaky: int = 0
 
     @classmethod
     def of(cls, results: list[CaseResult]) -> Tally:
@@ -69,6 +79,8 @@ class Tally:
             not_run=sum(r.status is Status.NOT_RUN for r in results),
             interrupted=sum(r.status is Status.INTERRUPTED for r in results),
             errors=sum(r.status is Status.ERROR for r in results),
+            known=sum(r.status is Status.KNOWN for r in results),
+            flaky=sum(r.status is Status.FLAKY for r in results),
         )
 
     def line(self) -> str:
