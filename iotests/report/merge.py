@@ -63,26 +63,98 @@ class CaseResult:
         return self.status in FAILING
 
 
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read run report: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise UsageError(f"{path}: not JSON: {exc}") from exc
+
+
+def is_run_report(data: Any) -> bool:
+    """Whether *data* claims to be a run report: an object with "version" and "results".
+
+    The claim, not its validity: a report that claims to be one and is
+    broken is an error, while the runner's other JSON files (timings.json,
+    probe.json, a case's result.json) make no such claim.
+    """
+    return isinstance(data, dict) and "version" in data and "results" in data
+
+
 def load_report(path: Path) -> list[CaseResult]:
     """The results of one run report.
 
     :raises UsageError: naming the file and what is wrong with it.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read run report: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise UsageError(f"{path}: not JSON: {exc}") from exc
-    if not isinstance(data, dict) or data.get("version") != REPORT_VERSION:
-        raise UsageError(f'{path}: not an iotests run report (expected "version": 1)')
-    results = data.get("results")
+    return _parse_report(path, _read_json(path))
+
+
+def _parse_report(path: Path, data: Any) -> list[CaseResult]:
+    if not is_run_report(data):
+        raise UsageError(f'{path}: not an iotests run report (no "version" and "results")')
+    if data["version"] != REPORT_VERSION:
+        raise UsageError(
+            f"{path}: run report version {data['version']!r}; this toolkit reads "
+            f"version {REPORT_VERSION}"
+        )
+    results = data["results"]
     if not isinstance(results, list):
         raise UsageError(f"{path}: results: expected a list")
     raw_settings = data.get("settings")
     settings: dict[str, Any] = raw_settings if isinstance(raw_settings, dict) else {}
     flavour = _flavour(data.get("environment"))
     return [_result(item, index, path, settings, flavour) for index, item in enumerate(results)]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The results read from a list of files, and one line on each file passed over."""
+
+    results: list[CaseResult]
+    reports: int
+    notes: list[str]
+
+
+def load_reports(paths: Sequence[Path]) -> Loaded:
+    """Every run report among *paths*; other JSON files are passed over with a note.
+
+    ``iotests report results/*.json`` also matches the runner's own
+    timings.json and probe.json; those are skipped whether a glob or the
+    user named them (the command cannot tell which), but a file that is not
+    JSON, cannot be read, or claims to be a run report and is malformed is
+    an error: merging without it would report fewer results than were run.
+
+    :raises UsageError: for such a file.
+    """
+    results: list[CaseResult] = []
+    notes: list[str] = []
+    reports = 0
+    for path in paths:
+        data = _read_json(path)
+        if not is_run_report(data):
+            notes.append(f'{path}: not a run report (no "version" and "results"), skipped')
+            continue
+        results += _parse_report(path, data)
+        reports += 1
+    return Loaded(results, reports, notes)
+
+
+def load_baseline(path: Path) -> Loaded | None:
+    """The baseline: one run report, or every run report in a directory; None if absent.
+
+    A CI job's baseline is the default branch's last reports, which the
+    first pipeline (or an expired cache) does not have. A missing baseline
+    makes the judgement stricter, not looser (every failure counts), so it
+    is a note rather than an error; a baseline file that is not a run
+    report is an error, since it was named on purpose.
+    """
+    if path.is_dir():
+        loaded = load_reports(sorted(path.glob("*.json")))
+        return loaded if loaded.reports else None
+    if not path.exists():
+        return None
+    return Loaded(load_report(path), 1, [])
 
 
 def _flavour(environment: Any) -> str:
@@ -137,8 +209,8 @@ def _result(
 
 
 def merge(paths: Sequence[Path]) -> list[CaseResult]:
-    """All results of all reports, in the order given."""
-    return [result for path in paths for result in load_report(path)]
+    """All results of all run reports among *paths*, in the order given."""
+    return load_reports(paths).results
 
 
 def counts(results: Iterable[CaseResult]) -> dict[str, Counter[str]]:
@@ -158,14 +230,16 @@ class Comparison:
 
 
 def compare(current: Sequence[CaseResult], baseline: Sequence[CaseResult]) -> Comparison:
-    """Cases failing now that did not fail in *baseline* (or were not in it), and the reverse."""
-    before = {r.key: r for r in baseline}
-    newly_failing = [
-        r for r in current if r.failing and not (r.key in before and before[r.key].failing)
-    ]
-    newly_passing = [
-        r for r in current if r.status == "pass" and r.key in before and before[r.key].failing
-    ]
+    """Cases failing now that passed in *baseline*, and cases passing now that failed there.
+
+    A case the baseline has no verdict on (new since, not run there, or in a
+    shard whose report was lost) is neither: nothing shows it ever passed,
+    so calling its failure a regression would block a pipeline on a case
+    that never worked. It still appears among the failures.
+    """
+    before = {r.key: r.status for r in baseline}
+    newly_failing = [r for r in current if r.failing and before.get(r.key) == "pass"]
+    newly_passing = [r for r in current if r.status == "pass" and before.get(r.key) in FAILING]
     return Comparison(newly_failing, newly_passing)
 
 
@@ -304,8 +378,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--baseline",
         type=Path,
-        metavar="OLD.json",
-        help="a previous run report: list what newly fails and newly passes",
+        metavar="OLD.json|DIR",
+        help="a previous run report, or a directory of them: list what newly fails "
+        "(failing now, passed there) and newly passes; if absent, every failure counts",
     )
     return p
 
@@ -315,8 +390,25 @@ def run_report(args: argparse.Namespace) -> int:
 
     :raises UsageError: for unreadable or malformed reports.
     """
-    results = merge(args.reports)
-    comparison = compare(results, merge([args.baseline])) if args.baseline else None
+    loaded = load_reports(args.reports)
+    for note in loaded.notes:
+        print(f"iotests report: warning: {note}", file=sys.stderr)
+    if not loaded.reports:
+        raise UsageError("no run report among the files given (iotests run --json FILE writes one)")
+    results = loaded.results
+    comparison = None
+    if args.baseline:
+        baseline = load_baseline(args.baseline)
+        if baseline is None:
+            print(
+                f"iotests report: note: no run report at --baseline {args.baseline}: "
+                "every failure counts",
+                file=sys.stderr,
+            )
+        else:
+            for note in baseline.notes:
+                print(f"iotests report: warning: {note}", file=sys.stderr)
+            comparison = compare(results, baseline.results)
     if args.html:
         write_html(results, args.html, comparison)
     text = markdown(results, comparison)
@@ -327,7 +419,9 @@ def run_report(args: argparse.Namespace) -> int:
     if args.junit:
         args.junit.parent.mkdir(parents=True, exist_ok=True)
         args.junit.write_text(junit(results), encoding="utf-8")
-    failing = comparison.newly_failing if comparison else [r for r in results if r.failing]
+    failing = (
+        comparison.newly_failing if comparison is not None else [r for r in results if r.failing]
+    )
     return int(ExitCode.FAILED) if failing else int(ExitCode.OK)
 
 

@@ -144,7 +144,8 @@ def test_main_report_exit_codes_with_baseline(tmp_path: Path) -> None:
     ("content", "message"),
     [
         ("not json", "not JSON"),
-        ('{"version": 2}', "not an iotests run report"),
+        ('{"version": 2, "results": []}', "run report version 2"),
+        ('{"version": 1, "results": {}}', "results: expected a list"),
         ('{"version": 1, "results": [{"name": "x", "status": "bad"}]}', "results[0].status"),
     ],
 )
@@ -187,5 +188,135 @@ def test_runs_on_a_sanitizer_build_are_their_own_rows(tmp_path: Path) -> None:
     asan.write_text(json.dumps(data))
     results = merge([plain, asan])
     assert list(counts(results)) == ["qcow2", "qcow2 [asan]"]
-    # The plain run passing does not make the asan failure "known".
-    assert [r.column for r in compare(results, merge([plain])).newly_failing] == ["qcow2 [asan]"]
+    # The plain run passing says nothing about the asan build: not a regression there...
+    assert compare(results, merge([plain])).newly_failing == []
+    # ...while the asan build having passed before makes it one.
+    asan_before = tmp_path / "asan-before.json"
+    asan_before.write_text(asan.read_text().replace('"fail"', '"pass"'))
+    regressed = compare(results, merge([plain, asan_before])).newly_failing
+    assert [r.column for r in regressed] == ["qcow2 [asan]"]
+
+
+def test_newly_failing_counts_only_cases_that_passed_in_the_baseline(tmp_path: Path) -> None:
+    old = write_report(
+        tmp_path / "old.json",
+        [case("001", "pass"), case("002", "not run"), case("003", "fail"), case("005", "fail")],
+    )
+    now = write_report(
+        tmp_path / "now.json",
+        [
+            case("001", "fail"),  # passed there: a regression
+            case("002", "fail"),  # not run there: nothing to compare with
+            case("003", "timeout"),  # failed there too
+            case("004", "error"),  # not in the baseline at all (a new case)
+            case("005", "pass"),
+        ],
+    )
+    result = compare(merge([now]), merge([old]))
+    assert [r.name for r in result.newly_failing] == ["001"]
+    assert [r.name for r in result.newly_passing] == ["005"]
+    md = tmp_path / "m.md"
+    assert main_report([str(now), "--baseline", str(old), "--markdown", str(md)]) == 1
+    assert "Newly failing: 1\n- 001 (qcow2): fail\n" in md.read_text()
+    # Without the one regression, failures the baseline never saw pass do not block.
+    old.write_text(old.read_text().replace('"pass"', '"fail"', 1))
+    assert main_report([str(now), "--baseline", str(old), "--markdown", str(md)]) == 0
+    assert "Newly failing: 0\n" in md.read_text()
+    assert "### 004 (qcow2): error" in md.read_text(), "still listed among the failures"
+
+
+def runner_files(results_dir: Path) -> list[Path]:
+    """JSON files the runner writes next to reports, shaped as it writes them."""
+    combo = results_dir / "qcow2-file"
+    (combo / "001").mkdir(parents=True)
+    timings = results_dir / "timings.json"
+    timings.write_text(json.dumps({"qcow2-file": {"001": {"cpu": 0.5, "wall": 0.6}}}))
+    probe = combo / "probe.json"
+    probe.write_text(json.dumps({"accelerators": ["tcg"], "formats": ["qcow2"], "versions": {}}))
+    result = combo / "001" / "result.json"
+    result.write_text(json.dumps(case("001", "pass")))
+    empty_list = results_dir / "list.json"
+    empty_list.write_text("[]")
+    return [timings, probe, result, empty_list]
+
+
+def test_other_json_among_the_reports_is_skipped_with_one_warning_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results_dir = tmp_path / "results"
+    others = runner_files(results_dir)
+    report = write_report(results_dir / "qcow2.json", [case("001", "pass"), case("002", "fail")])
+    md = tmp_path / "m.md"
+    # As `iotests report results/*.json` (and deeper globs) would pass them, report in between.
+    code = main_report(
+        [*map(str, others[:2]), str(report), *map(str, others[2:]), "--markdown", str(md)]
+    )
+    assert code == 1, "the report's failure still counts"
+    assert "| qcow2 | 1 | 1 | 0 | 0 | 0 | 0 | 2 |" in md.read_text()
+    warnings = capsys.readouterr().err.splitlines()
+    assert warnings == [
+        f'iotests report: warning: {path}: not a run report (no "version" and "results"), skipped'
+        for path in others
+    ]
+
+
+def test_no_run_report_at_all_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    others = runner_files(tmp_path / "results")
+    assert main_report([str(others[0]), str(others[1])]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3
+    assert err[:2] == [
+        f'iotests report: warning: {path}: not a run report (no "version" and "results"), skipped'
+        for path in others[:2]
+    ]
+    assert err[2] == (
+        "iotests report: error: no run report among the files given "
+        "(iotests run --json FILE writes one)"
+    )
+
+
+def test_a_missing_baseline_is_a_note_and_every_failure_counts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = write_report(tmp_path / "now.json", [case("001", "fail")])
+    md = tmp_path / "m.md"
+    for missing in (tmp_path / "baseline", tmp_path / "empty", tmp_path / "old.json"):
+        if missing.name == "empty":
+            missing.mkdir()
+        assert main_report([str(now), "--baseline", str(missing), "--markdown", str(md)]) == 1
+        assert capsys.readouterr().err == (
+            f"iotests report: note: no run report at --baseline {missing}: every failure counts\n"
+        )
+        assert "Against the baseline" not in md.read_text()
+
+
+def test_a_baseline_directory_is_every_run_report_in_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    baseline = tmp_path / "baseline"
+    baseline.mkdir()
+    write_report(baseline / "qcow2-1of2.json", [case("001", "pass")])
+    write_report(baseline / "qcow2-2of2.json", [case("002", "pass")])
+    (baseline / "timings.json").write_text("{}")
+    now = write_report(tmp_path / "now.json", [case("001", "pass"), case("002", "fail")])
+    md = tmp_path / "m.md"
+    assert main_report([str(now), "--baseline", str(baseline), "--markdown", str(md)]) == 1
+    assert "Newly failing: 1\n- 002 (qcow2): fail\n" in md.read_text()
+    assert capsys.readouterr().err == (
+        f"iotests report: warning: {baseline / 'timings.json'}: not a run report "
+        '(no "version" and "results"), skipped\n'
+    )
+
+
+def test_a_baseline_file_that_is_not_a_run_report_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = write_report(tmp_path / "now.json", [case("001", "pass")])
+    timings = runner_files(tmp_path / "results")[0]
+    assert main_report([str(now), "--baseline", str(timings)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f'iotests report: error: {timings}: not an iotests run report (no "version" and "results")\n'
+    )
