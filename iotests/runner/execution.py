@@ -247,7 +247,12 @@ def _execute(
     output_file.write_text(actual)
     if outcome.timed_out:
         # What the case printed before it hung says where it hung: keep it.
-        return finish(Status.TIMEOUT, f"timed out after {timeout:g}s", output_file=str(output_file))
+        return finish(
+            Status.TIMEOUT,
+            f"timed out after {timeout:g}s",
+            output_file=str(output_file),
+            hang_file=outcome.hang_file,
+        )
 
     notrun = suite.notrun_reason(case, dirs)
     crashes = evidence.crash_evidence(outcome, dirs)

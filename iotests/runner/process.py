@@ -1,7 +1,8 @@
 """The case's process: started in its own group, watched against its deadline, reaped.
 
-Where a hung case is killed and where what it left running is found (with
-the help of :mod:`iotests.runner.reaper`).
+Where a hung case is killed (after :mod:`iotests.runner.hang` has recorded
+what it was doing) and where what it left running is found (with the help
+of :mod:`iotests.runner.reaper`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import IO
 
 from iotests import command
 from iotests.errors import CommandError
-from iotests.runner import reaper
+from iotests.runner import hang, reaper
 from iotests.runner.dirs import CaseDirs, socket_dir
 
 
@@ -32,6 +33,8 @@ class Outcome:
     leftovers: list[reaper.Leftover]
     #: CPU seconds of the case's process tree (what it reaped), None if unknown.
     cpu: float | None = None
+    #: What the case's processes were doing at the deadline (``hang.txt``), if it timed out.
+    hang_file: str | None = None
 
 
 def _pump(stream: IO[bytes], sink: IO[bytes], echo: Callable[[str], None] | None) -> None:
@@ -72,9 +75,20 @@ def run_process(
         assert proc.stdout is not None
         pump = threading.Thread(target=_pump, args=(proc.stdout, sink, echo), daemon=True)
         pump.start()
+        hang_file = None
         try:
             timed_out, interrupted = _watch(proc, start + timeout, stop)
             duration = time.monotonic() - start
+            if timed_out:
+                # Asked before the kill, bounded in time; the case's duration stays its timeout.
+                recorded = hang.record(
+                    processes.scan,
+                    dirs.result,
+                    f"timed out after {timeout:g}s",
+                    stopping=stop.is_set,
+                )
+                hang_file = None if recorded is None else str(recorded)
+                proc.kill_group()
             proc.signal_group(9)  # whatever is left of the case's own group
             leftovers = processes.kill_leftovers()
         finally:
@@ -88,12 +102,23 @@ def run_process(
                 proc.close()
     output = raw_path.read_bytes().decode(errors="replace")
     return Outcome(
-        proc.returncode, output, duration, timed_out, interrupted, leftovers, proc.cpu_seconds
+        proc.returncode,
+        output,
+        duration,
+        timed_out,
+        interrupted,
+        leftovers,
+        proc.cpu_seconds,
+        hang_file,
     )
 
 
 def _watch(proc: command.Process, deadline: float, stop: threading.Event) -> tuple[bool, bool]:
-    """Wait for the case to end, killing it at *deadline* or on *stop*: (timed out, interrupted)."""
+    """Wait for the case to end, or its *deadline*, killing it on *stop*: (timed out, interrupted).
+
+    A case still running at its deadline is left running: the caller records
+    what it was doing, then kills it.
+    """
     # A blocking wait in its own thread notices the exit at once; polling
     # would add its interval to every case's duration.
     exited = threading.Event()
@@ -108,7 +133,6 @@ def _watch(proc: command.Process, deadline: float, stop: threading.Event) -> tup
             proc.kill_group()
             return False, True
         if time.monotonic() >= deadline:
-            proc.kill_group()
             return True, False
     return False, False
 
