@@ -370,8 +370,20 @@ def step_discover(ctx: Context) -> Context:
 
 
 def _environment_summary(ctx: Context) -> dict[str, Any]:
+    """The binaries, what they can do, their QEMU version and build flavour.
+
+    Recorded on the machine that ran: a merge elsewhere cannot find the
+    build (nor its manifest) to ask.
+    """
     assert ctx.binaries is not None and ctx.probe is not None
-    return {"origin": ctx.binaries.origin, **ctx.probe.serialize()}
+    version = ctx.probe.qemu_version
+    return {
+        "origin": ctx.binaries.origin,
+        **ctx.probe.serialize(),
+        "build_dir": ctx.binaries.build_dir,
+        "flavour": ctx.binaries.flavour,
+        "qemu_version": ".".join(map(str, version)) if version else None,
+    }
 
 
 def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
@@ -644,22 +656,58 @@ def _write_reports(
     settings: RunSettings,
     environment: dict[str, Any],
 ) -> bool:
-    """Write the reports asked for; False if one of them could not be written."""
-    from iotests.report import files
+    """Write the reports asked for; False if one of them could not be written.
 
+    Both come from one document (what was selected, with which settings,
+    on which binaries, by which toolkit), so the JSON report can reproduce
+    the run and the JUnit properties cannot disagree with it.
+    """
+    from iotests.report import files
+    from iotests.upstream import mode
+
+    finished = datetime.now(UTC)
     settings_data = {
         "format": settings.format,
         "protocol": settings.protocol,
         "cachemode": settings.cachemode,
         "aiomode": settings.aiomode,
         "imgopts": settings.imgopts,
+        "timeout": settings.timeout,
         "jobs": settings.jobs,
+        "reruns": getattr(args, "rerun_failures", 0) or 0,
+        "regenerate": settings.regenerate,
         "valgrind": settings.valgrind,
         "misalign": settings.misalign,
+        "known": [str(Path(p).resolve()) for p in getattr(args, "known", None) or ()],
+        "flaky_fails": bool(getattr(args, "flaky_fails", False)),
+        "fail_on_not_run": bool(getattr(args, "fail_on_not_run", False)),
+        "min_run": getattr(args, "min_run", None),
+        "results_dir": str(settings.results_dir),
     }
+    try:
+        tree = mode.tree_for(args, Path.cwd())
+    except IotestsError:
+        tree = None
+    selection = {
+        "tests": list(getattr(args, "tests", None) or ()),
+        "groups": list(_comma_list(getattr(args, "group", None))),
+        "exclude_groups": list(_comma_list(getattr(args, "exclude_group", None))),
+        "shard": getattr(args, "shard", None),
+        "start_from": getattr(args, "start_from", None),
+        "upstream": str(tree) if tree is not None else None,
+    }
+    data = files.report_data(
+        results,
+        started,
+        finished,
+        settings_data,
+        environment,
+        selection=selection,
+        toolkit=files.toolkit_revision(),
+    )
     writers: dict[str, Callable[[Path], None]] = {
-        "--junit": lambda p: files.write_junit(p, results),
-        "--json": lambda p: files.write_json(p, results, started, settings_data, environment),
+        "--junit": lambda p: files.write_junit(p, results, run=files.suite_run(data)),
+        "--json": lambda p: files.write_document(p, data),
     }
     written = True
     for flag, value in (("--junit", args.junit), ("--json", args.json_file)):
