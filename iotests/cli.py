@@ -34,6 +34,7 @@ from iotests.env import binaries as binaries_mod
 from iotests.env.probe import Probe, probe
 from iotests.errors import BinaryNotFoundError, IotestsError, ResultsBusyError, UsageError
 from iotests.exitcodes import ExitCode
+from iotests.report import github
 from iotests.runner import known
 from iotests.runner.discovery import Case, discover
 from iotests.runner.execution import GOLDEN_CHANGED, GOLDEN_NEW, Suite
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--junit", metavar="FILE", help="write JUnit XML")
     run.add_argument("--json", metavar="FILE", dest="json_file", help="write a JSON report")
     run.add_argument("--tap", action="store_true", help="print TAP instead of the console view")
+    run.add_argument("--github", action="store_true", help="GitHub step summary and annotations")
     outcomes = run.add_argument_group(
         "known failures and flakes",
         "a known-failures.yaml beside cases/ is read by default (see docs/known-failures.md)",
@@ -437,6 +439,7 @@ def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
     if outcome.aborted:
         print(f"iotests: error: stopped starting cases: {outcome.aborted}", file=sys.stderr)
     written = _write_reports(args, outcome.results, started, settings, _environment_summary(ctx))
+    github.publish(args, outcome.results, ctx.cases, ctx.environ)
     if outcome.interrupted:
         return ExitCode.INTERRUPTED
     expired = _known_outcome(judge, outcome.results)
