@@ -56,7 +56,8 @@ def fetch_qemu(
 @task(
     iterable=["configure_option"],
     help={
-        "source": "release version, 'debian', a tarball or a source tree (default: config)",
+        "source": "release version, 'debian' (host apt), 'debian:SUITE' (e.g. debian:sid), "
+        "a tarball or a source tree (default: config)",
         "profile": "profile from iotests.yaml build.profiles (tools, system, asan, gcov, ...)",
         "configure_option": "extra configure option (repeatable), part of the cache key",
         "jobs": "parallel compile jobs (default: number of CPUs)",

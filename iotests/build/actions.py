@@ -66,7 +66,7 @@ def build_qemu(
     out = console or Console(stderr=True, soft_wrap=True)
     config = _with_url(load_build_config(config_file), url)
     request = BuildRequest(
-        source=parse_source(source or config.default_source),
+        source=parse_source(source or config.default_source, config),
         profile=config.profile(profile),
         extra_options=tuple(configure_options),
         jobs=jobs,
@@ -95,7 +95,7 @@ def find_build(
     """
     config = load_build_config(config_file)
     request = BuildRequest(
-        source=parse_source(source or config.default_source),
+        source=parse_source(source or config.default_source, config),
         profile=config.profile(profile),
         extra_options=tuple(configure_options),
     )

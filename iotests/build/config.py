@@ -38,6 +38,7 @@ _TOP_KEYS = {
     "gpg_fingerprints",
     "gpg_fingerprint",
     "cache_dir",
+    "debian_mirror",
     "profiles",
 }
 _PROFILE_KEYS = {"description", "configure", "versioned", "binaries", "needs"}
@@ -54,6 +55,8 @@ class BuildConfig:
     gpg_fingerprints: tuple[str, ...]
     cache_dir: Path
     profiles: Mapping[str, Profile]
+    #: The archive ``--source debian:SUITE`` reads its source index from.
+    debian_mirror: str = "http://deb.debian.org/debian"
 
     def profile(self, name: str) -> Profile:
         """The profile called *name*.
@@ -175,6 +178,11 @@ def _validate(raw: Mapping[str, Any], source: str) -> BuildConfig:
             )
         fprs.append(clean)
     cache_dir = Path(os.path.expanduser(_string(raw.get("cache_dir"), source, "build.cache_dir")))
+    mirror = _string(raw.get("debian_mirror"), source, "build.debian_mirror").rstrip("/")
+    if not mirror.startswith(("http://", "https://", "file:/")):
+        raise ConfigError(
+            source, "build.debian_mirror", f"expected an http(s):// or file: URL, got {mirror!r}"
+        )
     profiles_raw = raw.get("profiles")
     if not isinstance(profiles_raw, dict) or not profiles_raw:
         raise ConfigError(source, "build.profiles", "expected a mapping of name -> profile")
@@ -190,6 +198,7 @@ def _validate(raw: Mapping[str, Any], source: str) -> BuildConfig:
         gpg_fingerprints=tuple(fprs),
         cache_dir=cache_dir,
         profiles=profiles,
+        debian_mirror=mirror,
     )
 
 

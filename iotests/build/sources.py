@@ -1,8 +1,10 @@
 """Where QEMU source comes from: one adapter per kind of source.
 
 ``--source`` takes a release version (``9.2.0``: fetched and verified), a
-local tarball, a local source tree (built out of tree, never modified), or
-``debian`` (the distribution's source package via ``apt-get source``). Each
+local tarball, a local source tree (built out of tree, never modified),
+``debian`` (the source package of the host's own apt sources via ``apt-get
+source``) or ``debian:SUITE`` (that suite's, e.g. ``debian:sid``, through a
+private apt index that leaves the host's apt untouched). Each
 adapter knows its own identity (for the cache key, computed without network
 so that a cached build is found in well under a second) and its own quirks;
 nothing outside this module special-cases a kind of source.
@@ -13,8 +15,11 @@ from __future__ import annotations
 import abc
 import functools
 import os
+import pwd
 import re
 import shutil
+import sys
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +35,15 @@ from iotests.build.profiles import Profile, parse_version
 from iotests.errors import BuildError, CommandError, UsageError
 
 _RELEASE_RE = re.compile(r"\d+\.\d+\.\d+(?:-rc\d+)?")
+#: ``debian:SUITE[=VERSION]``: a suite or codename as the archive names it (sid,
+#: trixie-backports), optionally one Debian version of its qemu source package.
+_SUITE_RE = re.compile(r"debian:([a-z][a-z0-9.-]*)(?:=((?:\d+:)?\d[A-Za-z0-9.+~-]*))?")
 _TARBALL_SUFFIXES = (".tar.xz", ".tar.bz2", ".tar.gz", ".tgz", ".tar")
 
 
 def normalise_spec(spec: str) -> str:
     """*spec* as recorded in manifests: paths made absolute, other specs unchanged."""
-    if spec == "debian" or _RELEASE_RE.fullmatch(spec):
+    if spec == "debian" or _SUITE_RE.fullmatch(spec) or _RELEASE_RE.fullmatch(spec):
         return spec
     return str(Path(spec).expanduser().resolve())
 
@@ -100,14 +108,25 @@ class Source(abc.ABC):
         return {"kind": self.kind, "spec": self.spec, "identity": self.identity()}
 
 
-def parse_source(spec: str) -> Source:
+def parse_source(spec: str, config: BuildConfig | None = None) -> Source:
     """The adapter for a ``--source`` value.
 
-    :raises UsageError: when *spec* is neither a version, ``debian``, nor an
-        existing tarball or directory.
+    *config* is the run's build config: ``debian:SUITE`` keeps its apt index
+    in that config's cache and reads it from its mirror (without one, the
+    config found the usual way is read when the index is first needed).
+
+    :raises UsageError: when *spec* is neither a version, ``debian``,
+        ``debian:SUITE``, nor an existing tarball or directory.
     """
     if spec == "debian":
         return DebianSource(spec)
+    if _SUITE_RE.fullmatch(spec):
+        return DebianSuiteSource(spec, config)
+    if spec.startswith("debian:"):
+        raise UsageError(
+            f"--source {spec}: expected debian:SUITE or debian:SUITE=VERSION, with a Debian "
+            "suite such as sid and a version such as 1:10.2.2+ds-1"
+        )
     if _RELEASE_RE.fullmatch(spec):
         return ReleaseSource(spec)
     path = Path(spec).expanduser()
@@ -121,7 +140,7 @@ def parse_source(spec: str) -> Source:
         return TarballSource(spec)
     raise UsageError(
         f"--source {spec}: expected a release version such as 9.2.0, 'debian', "
-        "a tarball or a source directory"
+        "'debian:SUITE', a tarball or a source directory"
     )
 
 
@@ -347,6 +366,9 @@ class DebianSource(Source):
     must not find bzip2 (else meson tries to unpack the missing EDK2
     firmware); and the emulator's BIOS files come from Debian's seabios,
     qemu-system-data and ipxe-qemu packages, linked into the build tree.
+    From QEMU 10 on (``+ds`` tarballs) Debian also strips python/wheels,
+    where configure finds the meson it needs (see :func:`restore_wheels`),
+    and pc-bios/dtb's blobs, which configure then wants dtc to make.
     """
 
     kind = "debian"
@@ -357,23 +379,43 @@ class DebianSource(Source):
         Path("/usr/lib/ipxe/qemu"),
     )
 
-    @functools.cached_property
-    def record(self) -> DebianRecord:
+    def apt(self, tool: str, *args: str) -> list[str]:
+        """The command line of apt tool *tool* reading this source's package index."""
+        return [tool, *args]
+
+    def no_package(self) -> str:
+        """What to do when the index has no qemu source package."""
+        return (
+            "no Debian source package for qemu: add a deb-src entry (e.g. 'deb-src "
+            "http://deb.debian.org/debian bookworm main') and run apt-get update, "
+            "or name a suite: --source debian:SUITE"
+        )
+
+    def records(self) -> list[DebianRecord]:
+        """Every qemu source package the index lists (at least one).
+
+        :raises BuildError: without apt, or when the index lists none.
+        """
         try:
             out = command.run(
-                ["apt-cache", "showsrc", "--only-source", self.PACKAGE],
+                self.apt("apt-cache", "showsrc", "--only-source", self.PACKAGE),
                 merge_stderr=False,
                 check=False,
             )
         except CommandError as exc:
-            raise BuildError(f"--source debian needs apt: {exc}") from exc
+            raise BuildError(f"--source {self.spec} needs apt: {exc}") from exc
         records = parse_showsrc(out.stdout)
         if not records:
-            raise BuildError(
-                "no Debian source package for qemu: add a deb-src entry (e.g. 'deb-src "
-                "http://deb.debian.org/debian bookworm main') and run apt-get update"
-            )
+            raise BuildError(self.no_package())
+        return records
+
+    def choose(self, records: list[DebianRecord]) -> DebianRecord:
+        """The record to build: the newest, as ``apt-get source`` itself would take."""
         return max(records, key=functools.cmp_to_key(_compare_debian_versions))
+
+    @functools.cached_property
+    def record(self) -> DebianRecord:
+        return self.choose(self.records())
 
     def identity(self) -> dict[str, str]:
         record = self.record
@@ -396,7 +438,15 @@ class DebianSource(Source):
                 raise BuildError(f"offline: {record.orig} is not in the download cache ({folder})")
             self._download(ctx, folder, record)
         verify.check_sha256(orig, expected, record.orig)
-        tree = _extract_once(ctx, orig, _file_id(self.label(), expected))
+        source_id = _file_id(self.label(), expected)
+        tree = _extract_once(ctx, orig, source_id)
+        with ctx.cache.lock(f"wheels-{source_id}"):
+            restore_wheels(ctx, tree)
+        if missing_device_trees(tree) and not command.which("dtc"):
+            raise BuildError(
+                f"Debian's qemu {record.version} has no prebuilt device trees and configure "
+                "needs dtc to make them: install device-tree-compiler"
+            )
         return Prepared(tree, record.upstream)
 
     def _download(self, ctx: Context, folder: Path, record: DebianRecord) -> None:
@@ -406,7 +456,9 @@ class DebianSource(Source):
         try:
             ctx.console.print(f"apt-get source --download-only {self.PACKAGE}={record.version}")
             command.run(
-                ["apt-get", "source", "--download-only", "-q", f"{self.PACKAGE}={record.version}"],
+                self.apt(
+                    "apt-get", "source", "--download-only", "-q", f"{self.PACKAGE}={record.version}"
+                ),
                 cwd=staging,
             )
             for name, digest in record.files.items():
@@ -414,9 +466,13 @@ class DebianSource(Source):
             for name in record.files:
                 os.replace(staging / name, folder / name)
         except CommandError as exc:
-            raise BuildError(f"apt-get source failed: {exc}") from exc
+            raise BuildError(f"apt-get source failed: {exc}{self.download_hint()}") from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+    def download_hint(self) -> str:
+        """Added to a failed download's message: how the index may be put right."""
+        return ""
 
     def configure_options(self, tree: Path, profile: Profile) -> list[str]:
         return ["--disable-install-blobs"]
@@ -437,6 +493,216 @@ class DebianSource(Source):
         link_firmware(
             self.FIRMWARE_DIRS, build_tree / "qemu-bundle" / prefix.lstrip("/") / "share" / "qemu"
         )
+
+
+class DebianSuiteSource(DebianSource):
+    """The ``qemu`` source package of one Debian suite (``debian:sid``), whatever the host runs.
+
+    The host's apt is left exactly as it was: the suite's deb-src index lives
+    in a private apt directory below the build cache (``apt/<suite>/``), and
+    every apt call names it with ``-o Dir::...`` options, so no sources list,
+    index or package cache of the host changes, and the host can never
+    install a binary from that suite. The index is fetched on first use
+    (ignoring Valid-Until: a mirror frozen in time still verifies by its
+    signature, and the tarball by the index's SHA-256) and then kept, so the
+    build key, which holds the package version, stays put and a warm cache
+    finds its build without the network. Deleting ``apt/<suite>/`` follows
+    the suite to its newest upload. ``debian:SUITE=VERSION`` takes that
+    version instead of the newest, for an index listing several (a partial
+    mirror may serve the files of only some).
+    """
+
+    kind = "debian-suite"
+    KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+
+    def __init__(self, spec: str, config: BuildConfig | None = None) -> None:
+        super().__init__(spec)
+        match = _SUITE_RE.fullmatch(self.spec)
+        if match is None:
+            raise UsageError(f"--source {spec}: expected debian:SUITE")
+        self.suite = match.group(1)
+        self.pinned = match.group(2)
+        self._config = config
+
+    @functools.cached_property
+    def config(self) -> BuildConfig:
+        if self._config is not None:
+            return self._config
+        from iotests.build.config import load_build_config
+
+        return load_build_config()
+
+    @property
+    def apt_dir(self) -> Path:
+        return self.config.cache_dir / "apt" / self.suite
+
+    def sources_line(self) -> str:
+        """The one deb-src entry the private index is made from."""
+        signed = f" [signed-by={self.KEYRING}]" if self.KEYRING.is_file() else ""
+        return f"deb-src{signed} {self.config.debian_mirror} {self.suite} main\n"
+
+    def apt(self, tool: str, *args: str) -> list[str]:
+        root = self.apt_dir
+        return [
+            tool,
+            "-o", f"Dir::Etc::SourceList={root / 'sources.list'}",
+            "-o", f"Dir::Etc::SourceParts={root / 'sources.list.d'}",
+            "-o", f"Dir::State::Lists={root / 'lists'}",
+            "-o", f"Dir::Cache={root / 'cache'}",
+            "-o", "Acquire::Check-Valid-Until=false",
+            # apt run by root hands downloads to _apt, which cannot enter a
+            # private cache below root's home: download as ourselves.
+            "-o", f"APT::Sandbox::User={pwd.getpwuid(os.getuid()).pw_name}",
+            *args,
+        ]  # fmt: skip
+
+    def ensure_index(self) -> None:
+        """Fetch the suite's source index into the private directory unless it is there.
+
+        A marker written after a successful ``apt-get update`` names the
+        entry it was made from: a half-fetched index, or one from another
+        mirror, is fetched anew.
+
+        :raises BuildError: when apt cannot fetch it (naming the entry).
+        """
+        root = self.apt_dir
+        marker = root / "index.ok"
+        line = self.sources_line()
+        if _read(marker) == line:
+            return
+        with Cache(self.config.cache_dir).lock(f"apt-{self.suite}"):
+            if _read(marker) == line:
+                return
+            marker.unlink(missing_ok=True)
+            for sub in ("sources.list.d", "lists/partial", "cache/archives/partial"):
+                (root / sub).mkdir(parents=True, exist_ok=True)
+            (root / "sources.list").write_text(line, encoding="utf-8")
+            try:
+                command.run(self.apt("apt-get", "update", "-q"), timeout=600)
+            except CommandError as exc:
+                raise BuildError(
+                    f"--source {self.spec}: could not fetch the index of '{line.strip()}': {exc}"
+                ) from exc
+            marker.write_text(line, encoding="utf-8")
+
+    def records(self) -> list[DebianRecord]:
+        self.ensure_index()
+        return super().records()
+
+    def choose(self, records: list[DebianRecord]) -> DebianRecord:
+        if self.pinned is None:
+            return super().choose(records)
+        return pick_version(records, self.pinned, self.spec)
+
+    def no_package(self) -> str:
+        return f"Debian {self.suite} has no qemu source package (index: {self.apt_dir})"
+
+    def download_hint(self) -> str:
+        return (
+            f" (the {self.suite} index in {self.apt_dir} may be older than the mirror: "
+            "delete that directory to fetch it anew)"
+        )
+
+    def identity(self) -> dict[str, str]:
+        return {**super().identity(), "suite": self.suite}
+
+    def label(self) -> str:
+        return f"debian-{self.suite}-{self.record.version.split(':', 1)[-1]}"
+
+
+def wanted_wheels(tree: Path) -> list[str]:
+    """The ``name==version`` of each wheel configure installs offline that *tree* lacks.
+
+    pythondeps.toml (QEMU 8.1 on) names, per group, the version configure
+    installs from python/wheels without ever asking PyPI; only the ``meson``
+    group is needed to configure (the others are asked for online or not
+    at all). A tree without that file (7.2) needs nothing.
+    """
+    try:
+        deps = tomllib.loads((tree / "pythondeps.toml").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise BuildError(f"{tree / 'pythondeps.toml'}: unreadable: {exc}") from exc
+    wheels = tree / "python" / "wheels"
+    wanted = []
+    for name, spec in deps.get("meson", {}).items():
+        installed = spec.get("installed") if isinstance(spec, dict) else None
+        if not installed:
+            continue
+        stem = f"{name.replace('-', '_')}-{installed}-"
+        if not any(p.name.startswith(stem) for p in wheels.glob("*.whl")):
+            wanted.append(f"{name}=={installed}")
+    return wanted
+
+
+def missing_device_trees(tree: Path) -> list[str]:
+    """The device tree blobs *tree*'s pc-bios/dtb has sources for but no prebuilt file."""
+    folder = tree / "pc-bios" / "dtb"
+    return sorted(p.stem for p in folder.glob("*.dts") if not p.with_suffix(".dtb").exists())
+
+
+def restore_wheels(ctx: Context, tree: Path) -> None:
+    """Put back the wheels configure needs that Debian stripped from *tree*.
+
+    Fetched once from PyPI (pip's configured index) into downloads/wheels/
+    and copied into the toolkit's own extracted tree, which is never a
+    user's: configure then installs them offline, as from a release tarball.
+
+    :raises BuildError: offline without them cached, or when pip fails.
+    """
+    wanted = wanted_wheels(tree)
+    if not wanted:
+        return
+    folder = ctx.cache.downloads / "wheels"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def cached(requirement: str) -> list[Path]:
+        name, version = requirement.split("==")
+        return sorted(folder.glob(f"{name.replace('-', '_')}-{version}-*.whl"))
+
+    missing = [r for r in wanted if not cached(r)]
+    if missing:
+        if ctx.offline:
+            raise BuildError(f"offline: wheels {', '.join(missing)} are not in {folder}")
+        ctx.console.print(f"pip download {' '.join(missing)} (stripped from Debian's tarball)")
+        try:
+            command.run(
+                [
+                    sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
+                    "-q", "--no-deps", "--only-binary=:all:", "-d", str(folder), *missing,
+                ],
+                timeout=600,
+            )  # fmt: skip
+        except CommandError as exc:
+            raise BuildError(f"could not fetch the wheels configure needs: {exc}") from exc
+    (tree / "python" / "wheels").mkdir(parents=True, exist_ok=True)
+    for requirement in wanted:
+        found = cached(requirement)
+        if not found:
+            raise BuildError(f"pip download left no wheel for {requirement} in {folder}")
+        target = tree / "python" / "wheels" / found[-1].name
+        shutil.copyfile(found[-1], target.with_name(target.name + ".part"))
+        os.replace(target.with_name(target.name + ".part"), target)
+
+
+def pick_version(records: list[DebianRecord], version: str, spec: str) -> DebianRecord:
+    """The record of Debian *version* (its epoch may be left out) among *records*.
+
+    :raises BuildError: naming the versions the index does list.
+    """
+    for record in records:
+        if version in (record.version, record.version.split(":", 1)[-1]):
+            return record
+    listed = ", ".join(r.version for r in records) or "none"
+    raise BuildError(f"--source {spec}: the index lists no qemu {version} (it lists: {listed})")
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
 
 
 def _compare_debian_versions(a: DebianRecord, b: DebianRecord) -> int:
