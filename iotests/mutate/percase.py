@@ -23,8 +23,10 @@ import shutil
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from iotests import command
 from iotests.errors import BuildError, CommandError, UsageError
@@ -91,7 +93,7 @@ def write_wrappers(build_tree: Path, wrap_dir: Path) -> Path:
     return wrap_dir
 
 
-def _gcov_documents(paths: Sequence[Path], cwd: Path) -> Iterator[dict[str, object]]:
+def _gcov_documents(paths: Sequence[Path], cwd: Path) -> Iterator[dict[str, Any]]:
     for at in range(0, len(paths), _GCOV_BATCH):
         batch = [str(p) for p in paths[at : at + _GCOV_BATCH]]
         try:
@@ -105,36 +107,77 @@ def _gcov_documents(paths: Sequence[Path], cwd: Path) -> Iterator[dict[str, obje
                 yield json.loads(line)
 
 
-def read_counters(
-    paths: Sequence[Path], source_root: Path, cwd: Path
-) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
-    """Executed and executable lines per source file (relative to *source_root*).
+#: Executed and executable lines per source file, of one counter file.
+Lines = tuple[dict[str, frozenset[int]], dict[str, frozenset[int]]]
 
-    Files outside the source tree (system headers, generated trace headers)
-    are left out.
-    """
-    root = os.path.realpath(source_root)
-    executed: dict[str, set[int]] = {}
-    executable: dict[str, set[int]] = {}
-    for document in _gcov_documents(paths, cwd):
-        base = str(document.get("current_working_directory", cwd))
-        for entry in document.get("files", []):  # type: ignore[attr-defined]
-            name = os.path.normpath(os.path.join(base, entry["file"]))
-            if not name.startswith(root + os.sep):
-                continue
-            rel = name[len(root) + 1 :]
-            lines = executable.setdefault(rel, set())
-            hit = executed.setdefault(rel, set())
-            for line in entry["lines"]:
-                lines.add(int(line["line_number"]))
-                if int(line["count"]) > 0:
-                    hit.add(int(line["line_number"]))
+
+def _lines_of(document: Mapping[str, Any], root: str, cwd: Path) -> Lines:
+    base = str(document.get("current_working_directory", cwd))
+    executed: dict[str, frozenset[int]] = {}
+    executable: dict[str, frozenset[int]] = {}
+    for entry in document.get("files", []):
+        name = os.path.normpath(os.path.join(base, entry["file"]))
+        if not name.startswith(root + os.sep) or not name.endswith((".c", ".h")):
+            continue
+        rel = name[len(root) + 1 :]
+        numbers = [(int(n["line_number"]), int(n["count"])) for n in entry["lines"]]
+        executable[rel] = executable.get(rel, frozenset()) | {n for n, _c in numbers}
+        executed[rel] = executed.get(rel, frozenset()) | {n for n, c in numbers if c > 0}
     return executed, executable
+
+
+@dataclass
+class CounterReader:
+    """Reads counter files with gcov, once per distinct content.
+
+    Most objects of a binary run the same way in every case (module
+    registration, option parsing), so their ``.gcda`` are byte-identical
+    from one case to the next: each distinct file is read once.
+    """
+
+    source_root: Path
+    cwd: Path
+    memo: dict[tuple[str, str], Lines] = field(default_factory=dict)
+
+    def read(self, gcdas: Sequence[Path], mirror: Path) -> Lines:
+        """Executed and executable lines per source file (relative to the source root).
+
+        Files outside the source tree (system headers, generated trace headers)
+        are left out.
+        """
+        root = os.path.realpath(self.source_root)
+        keys = {p: (str(p.relative_to(mirror)), _digest(p)) for p in gcdas}
+        unread = [p for p in gcdas if keys[p] not in self.memo]
+        by_path = {str(p): p for p in unread}
+        for document in _gcov_documents(unread, self.cwd):
+            path = by_path.get(str(document.get("data_file", "")))
+            if path is not None:
+                self.memo[keys[path]] = _lines_of(document, root, self.cwd)
+        executed: dict[str, frozenset[int]] = {}
+        executable: dict[str, frozenset[int]] = {}
+        for path in gcdas:
+            hit, lines = self.memo.get(keys[path], ({}, {}))
+            for rel, numbers in hit.items():
+                executed[rel] = executed.get(rel, frozenset()) | numbers
+            for rel, numbers in lines.items():
+                executable[rel] = executable.get(rel, frozenset()) | numbers
+        return executed, executable
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha1(path.read_bytes(), usedforsecurity=False).hexdigest()
+
+
+def mirror_of(case_root: Path, build_tree: Path) -> Path:
+    """Where GCOV_PREFIX puts *build_tree*'s counters for the case counting into *case_root*."""
+    return case_root / build_tree.resolve().relative_to("/")
 
 
 def link_notes(case_root: Path, build_tree: Path) -> list[Path]:
     """Put the build's ``.gcno`` beside each ``.gcda`` under *case_root*; return the ``.gcda``."""
-    mirror = case_root / build_tree.resolve().relative_to("/")
+    mirror = mirror_of(case_root, build_tree)
     found = sorted(mirror.rglob("*.gcda")) if mirror.is_dir() else []
     for gcda in found:
         notes = gcda.with_suffix(".gcno")
@@ -208,19 +251,25 @@ def build_map(
         wrap, gcov_root, runner_args, work_dir / "results", project=project, environ=environ
     )
     cmap = into if into is not None else CoverageMap()
-    for name, status in sorted(result.status.items()):
-        if status == "not run":
-            continue
-        case_root = gcov_root / name
-        gcdas = link_notes(case_root, build_tree)
-        executed, executable = read_counters(gcdas, source_root, build_tree)
-        cmap.add(
-            f"{result.combo}/{name}",
-            CaseCoverage(status, result.duration.get(name, 0.0), _frozen(executed)),
-            executable,
-        )
+    ran = [name for name, status in sorted(result.status.items()) if status != "not run"]
+    jobs = [(gcov_root / name, build_tree, source_root) for name in ran]
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for name, (executed, executable) in zip(ran, pool.map(_collect, jobs), strict=True):
+            status = result.status[name]
+            case = CaseCoverage(status, result.duration.get(name, 0.0), _frozen(executed))
+            cmap.add(f"{result.combo}/{name}", case, executable)
     shutil.rmtree(gcov_root, ignore_errors=True)
     return cmap, result
+
+
+#: One reader per worker process, so its memo serves every case that worker reads.
+_READERS: dict[tuple[Path, Path], CounterReader] = {}
+
+
+def _collect(job: tuple[Path, Path, Path]) -> Lines:
+    case_root, build_tree, source_root = job
+    reader = _READERS.setdefault((source_root, build_tree), CounterReader(source_root, build_tree))
+    return reader.read(link_notes(case_root, build_tree), mirror_of(case_root, build_tree))
 
 
 def _frozen(lines: Mapping[str, Iterable[int]]) -> dict[str, frozenset[int]]:
