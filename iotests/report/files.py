@@ -26,7 +26,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +186,36 @@ def suite_run(data: Mapping[str, Any]) -> SuiteRun:
         hostname=host if isinstance(host, str) and host else None,
         wall_time=float(wall) if isinstance(wall, int | float) else None,
         properties=report_properties(data),
+    )
+
+
+def combine(runs: Sequence[SuiteRun]) -> SuiteRun:
+    """One suite's facts from several runs of it (shards, perhaps on several machines).
+
+    It started with the first, lasted until the last ended (None when any
+    run's start or length is unknown), and keeps each property and host
+    once: values that differ are listed, so ``selection.shard`` reads
+    ``1/2, 2/2``.
+    """
+    if not runs:
+        return SuiteRun()
+    starts = [r.started for r in runs if r.started is not None]
+    wall = None
+    if len(starts) == len(runs) and all(r.wall_time is not None for r in runs):
+        ends = [r.started + timedelta(seconds=r.wall_time or 0) for r in runs if r.started]
+        wall = (max(ends) - min(starts)).total_seconds()
+    hosts = list(dict.fromkeys(r.hostname for r in runs if r.hostname))
+    props: dict[str, list[str]] = {}
+    for r in runs:
+        for name, value in r.properties.items():
+            values = props.setdefault(name, [])
+            if value not in values:
+                values.append(value)
+    return SuiteRun(
+        started=min(starts) if starts else None,
+        hostname=", ".join(hosts) or None,
+        wall_time=wall,
+        properties={name: ", ".join(values) for name, values in props.items()},
     )
 
 

@@ -301,3 +301,23 @@ def test_the_file_is_readable_by_other_users(
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert [p.name for p in path.parent.iterdir()] == ["junit.xml"]
     validate(path.read_text(encoding="utf-8"))
+
+
+def test_shards_of_one_suite_combine() -> None:
+    """iotests report's case: two shards on two machines, one suite."""
+    start = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+    first = SuiteRun(start, "a", 10.0, {"qemu.version": "7.2.22", "selection.shard": "1/2"})
+    second = SuiteRun(
+        start + timedelta(seconds=4),
+        "b",
+        20.0,
+        {"qemu.version": "7.2.22", "selection.shard": "2/2"},
+    )
+    both = files.combine([first, second])
+    assert both == SuiteRun(
+        start, "a, b", 24.0, {"qemu.version": "7.2.22", "selection.shard": "1/2, 2/2"}
+    )
+    assert files.combine([first, SuiteRun(hostname="a")]).wall_time is None
+    assert files.combine([]) == SuiteRun()
+    result = [CaseResult("001", "raw", "file", Status.PASS, duration=1.0)]
+    validate(junit_xml(result, "iotests", run=both))
