@@ -7,6 +7,8 @@ go to the runner, e.g. ``nox -s qcow2 -- -g quick 001-010``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import nox
 
 nox.options.default_venv_backend = "uv|venv"
@@ -216,20 +218,64 @@ def asan(session: nox.Session) -> None:
 
 @nox.session
 def coverage(session: nox.Session) -> None:
-    """Build the gcov profile, reset its counters, run the suite, report with gcovr."""
+    """Build the gcov profile, reset its counters, run the suite, report with gcovr.
+
+    -- [SOURCE] [--per-case] [runner selection]. SOURCE is what build-qemu
+    takes (debian, X.Y.Z, a tarball or a tree). With --per-case: which lines
+    each case executed (default: -f qcow2 -g auto), kept in the build cache
+    for mutants and `iotests run --changed`; report in results/coverage-per-case.
+    """
+    source, args = _split_source(session.posargs)
+    if "--per-case" in args:
+        _install(session, "tasks")
+        tree = _build(session, "gcov", source)
+        rest = [a for a in args if a != "--per-case"]
+        session.run("python", "-m", "iotests.mutate", "coverage", "--build-dir", tree, *rest)
+        return
     _install(session, "tasks")
     session.install("gcovr")
-    tree = _build(session, "gcov")
+    tree = _build(session, "gcov", source)
     out = _fresh_dir(f"{BUILD_RESULTS}/coverage")
     session.run("invoke", "coverage", "--build-dir", tree, "--reset")
     failed = [
         fmt
         for fmt in ("qcow2", "raw")
-        if not _suite(session, fmt, out, "-f", fmt, "--build-dir", tree, *session.posargs)
+        if not _suite(session, fmt, out, "-f", fmt, "--build-dir", tree, *args)
     ]
     session.run("invoke", "coverage", "--build-dir", tree, "--out", f"{out}/html")
     if failed:
         session.error(f"suite failures on the gcov build in: {', '.join(failed)}")
+
+
+def _split_source(posargs: Sequence[str]) -> tuple[str | None, list[str]]:
+    """SOURCE is the first argument when it names a build source, not a case or an option."""
+    import re
+    from pathlib import Path
+
+    if posargs:
+        first = posargs[0]
+        if (
+            first == "debian"
+            or first.startswith("debian:")
+            or re.fullmatch(r"\d+\.\d+(\.\d+)?(-rc\d+)?", first)
+            or (not first.startswith("-") and Path(first).exists())
+        ):
+            return first, list(posargs[1:])
+    return None, list(posargs)
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """Mutation testing of QEMU sources on the gcov build's per-case coverage.
+
+    -- [SOURCE] --files 'block/qcow2*.c,qemu-img.c' [--diff REV] [--sample N --seed S]
+    [runner selection]. Works on a copy of the source in the build cache;
+    reports (mutation-testing-elements JSON, Markdown, HTML) in results/mutants.
+    """
+    _install(session, "tasks", "mutants")
+    source, args = _split_source(session.posargs)
+    tree = _build(session, "gcov", source)
+    session.run("python", "-m", "iotests.mutate", "mutants", "--build-dir", tree, *args)
 
 
 def _supported_formats(session: nox.Session, tree: str) -> list[str]:
