@@ -188,3 +188,42 @@ def coverage(c: Any, build_dir: str, reset: bool = False, out: str | None = None
     from iotests.build.actions import coverage as action
 
     action(Path(build_dir), out_dir=Path(out) if out else None, reset=reset)
+
+
+@task(
+    help={
+        "files": "comma-separated globs of QEMU C files, e.g. 'block/qcow2*.c,qemu-img.c'",
+        "source": "as for build-qemu: the gcov build of this source is used (default: config)",
+        "diff": "only lines changed since this git revision of the source",
+        "sample": "test a seeded sample of N mutants",
+        "seed": "the sample's seed",
+        "selection": "runner options, e.g. '-f qcow2 -g auto' (the default)",
+        "out": "report directory (default: results/mutants)",
+        "config": "config file",
+    }
+)
+@_one_line_errors
+def mutants(
+    c: Any,
+    files: str,
+    source: str | None = None,
+    diff: str | None = None,
+    sample: int = 0,
+    seed: int = 0,
+    selection: str = "",
+    out: str | None = None,
+    config: str | None = None,
+) -> None:
+    """Mutation testing of QEMU sources on the cached gcov build (see docs/mutation.md)."""
+    import shlex
+
+    from iotests.build.actions import find_build
+    from iotests.mutate.commands import main
+
+    tree = find_build(source=source, profile="gcov", config_file=config)
+    argv = ["mutants", "--build-dir", str(tree), "--files", files, "--seed", str(seed)]
+    argv += [*(["--diff", diff] if diff else []), *(["--sample", str(sample)] if sample else [])]
+    argv += [*(["--out", out] if out else []), *(["--config", config] if config else [])]
+    code = main([*argv, *shlex.split(selection)])
+    if code:
+        raise Exit(code=code)

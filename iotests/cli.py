@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(command_parser=run)
     _add_common(run)
     _add_selection(run)
+    from iotests.mutate.select import add_arguments as add_change_selection
+
+    add_change_selection(run)
     run.add_argument(
         "-n", "--dry-run", action="store_true", help="show what would run, run nothing"
     )
@@ -368,6 +371,9 @@ def step_discover(ctx: Context) -> Context:
         start_from=a.start_from,
     )
     ctx.cases = select(everything, selection)
+    from iotests.mutate.select import narrow  # --changed/--touching: per-case coverage
+
+    ctx.cases = narrow(ctx.cases, a, cases_dir, expected_dir)
     return ctx
 
 

@@ -314,7 +314,7 @@ def batches(cases: Sequence[str], first: int = FIRST_BATCH) -> Iterator[list[str
 def case_timeout(cmap: CoverageMap, keys: Sequence[str]) -> float:
     """Per-case timeout for a batch: generous beside the unmutated durations, never tiny."""
     longest = max((cmap.cases[k].duration for k in keys), default=0.0)
-    return max(30.0, 5 * longest + 10)
+    return max(15.0, 4 * longest + 5)
 
 
 def order_cases(cmap: CoverageMap, keys: Sequence[str], kills: Mapping[str, int]) -> list[str]:
@@ -350,7 +350,7 @@ def test_mutant(
                 combo, _, name = key.partition("/")
                 by_combo.setdefault(combo, []).append(name)
             failed: list[str] = []
-            timed_out = False
+            timed_out: list[str] = []
             for combo, names in by_combo.items():
                 keys = [f"{combo}/{n}" for n in names]
                 statuses = runner(combo, names, case_timeout(cmap, keys))
@@ -358,13 +358,14 @@ def test_mutant(
                 for name, status in statuses.items():
                     if status in KILLING:
                         failed.append(f"{combo}/{name}")
-                        timed_out = timed_out or status == "timeout"
+                        if status == "timeout":
+                            timed_out.append(f"{combo}/{name}")
             if failed:
                 for key in failed:
                     kills[key] = kills.get(key, 0) + 1
                 return MutantResult(
                     mutant,
-                    Status.TIMEOUT if timed_out and len(failed) == 1 else Status.KILLED,
+                    Status.TIMEOUT if timed_out == failed else Status.KILLED,
                     tuple(covering),
                     tuple(sorted(failed)),
                     completed,

@@ -122,7 +122,7 @@ def test_a_timeout_is_a_kill(tmp_path: Path) -> None:
     mutant = _by(generate("f.c", SOURCE), "<", "<=")
 
     def hangs(combo: str, names: Sequence[str], timeout: float) -> dict[str, str]:
-        assert timeout >= 30
+        assert timeout >= 15
         return dict.fromkeys(names, "timeout")
 
     [result] = campaign.run(
@@ -216,3 +216,26 @@ def test_batches_double(count: int, sizes: list[int]) -> None:
     got = list(batches(cases))
     assert [len(b) for b in got] == sizes
     assert [c for b in got for c in b] == cases
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "expected"),
+    [
+        ({"1": "timeout", "2": "timeout"}, Status.TIMEOUT),
+        ({"1": "timeout", "2": "fail"}, Status.KILLED),
+        ({"1": "fail", "2": "pass"}, Status.KILLED),
+    ],
+)
+def test_a_mutant_is_a_timeout_only_when_every_failure_was_one(
+    tmp_path: Path, verdicts: dict[str, str], expected: Status
+) -> None:
+    ws = _workspace(tmp_path)
+    mutant = _by(generate("f.c", SOURCE), "<", "<=")
+    [result] = campaign.run(
+        [mutant],
+        _map({"1": {3}, "2": {3}}),
+        ws,
+        ResultStore(tmp_path / "r.jsonl"),
+        lambda c, names, t: {n: verdicts[n] for n in names},
+    )
+    assert result.status == expected
