@@ -119,8 +119,9 @@ def coverage_map(
         suite=suite.digest(),
         combo=selection.combo,
     )
-    cmap.write(path)
     seconds = time.monotonic() - started
+    cmap.meta.update(suite_seconds=round(result.seconds, 1), map_seconds=round(seconds, 1))
+    cmap.write(path)
     _log(
         f"per-case coverage: {len(result.status)} case(s) run in {result.seconds:.0f}s, "
         f"map made in {seconds:.0f}s: {path}"
