@@ -167,7 +167,8 @@ def markdown(results: Sequence[MutantResult], sources: Mapping[str, bytes], titl
             f"### {m.file}:{m.line}:{m.column} {m.function} ({m.operator}, id {m.id})",
             "",
             f"Covered by {len(result.covered_by)} case(s), all passed: "
-            + ", ".join(result.covered_by),
+            + ", ".join(result.covered_by[:12])
+            + (f" and {len(result.covered_by) - 12} more" if len(result.covered_by) > 12 else ""),
             "",
             "```diff",
             survivor_diff(result, sources[m.file]).rstrip("\n"),

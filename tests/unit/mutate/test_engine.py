@@ -80,6 +80,8 @@ def _check_exact(source: bytes, mutant: Mutant) -> bytes:
         (Operator.REMOVE_CALL, "s->drv->flush(s);", [("s->drv->flush(s);", ";")]),
         (Operator.REMOVE_CALL, "a = g(a);", []),
         (Operator.REMOVE_CALL, "trace_qcow2_thing(a); assert(a); g_assert(b);", []),
+        (Operator.RELATIONAL_BOUNDARY, "assert(a > 0 && a <= b); QEMU_BUILD_BUG_ON(A > B);", []),
+        (Operator.CONSTANT_OFF_BY_ONE, "g_assert(a == 4); trace_x(a + 1);", []),
         (Operator.ERROR_TO_SUCCESS, "return -EINVAL;", [("-EINVAL", "0")]),
         (Operator.ERROR_TO_SUCCESS, "return -errno;", [("-errno", "0")]),
         (Operator.ERROR_TO_SUCCESS, "return -1;", [("-1", "0")]),
