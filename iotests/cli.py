@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from iotests import __version__
+from iotests import __version__, completion
 from iotests.config import (
     RunnerConfig,
     find_config,
@@ -31,7 +31,8 @@ from iotests.config import (
     seconds_argument,
 )
 from iotests.env import binaries as binaries_mod
-from iotests.env.probe import Probe, probe
+from iotests.env.probe import Probe
+from iotests.env.probe_cache import cached_probe
 from iotests.errors import BinaryNotFoundError, IotestsError, ResultsBusyError, UsageError
 from iotests.exitcodes import ExitCode
 from iotests.report import github
@@ -279,12 +280,12 @@ def step_binaries(ctx: Context) -> Context:
 def step_probe(ctx: Context) -> Context:
     """Probe the binaries; keep a build tree's substitutes only if they are of its release."""
     assert ctx.binaries is not None
-    ctx.probe = probe(ctx.binaries)
+    ctx.probe = cached_probe(ctx.binaries, ctx.args.config, ctx.environ)
     dropped = _judge_substitutes(ctx)
     if dropped:
         paths = {r: (None if r in dropped else p) for r, p in ctx.binaries.paths.items()}
         ctx.binaries = replace(ctx.binaries, paths=paths)
-        ctx.probe = probe(ctx.binaries)
+        ctx.probe = cached_probe(ctx.binaries, ctx.args.config, ctx.environ)
     return ctx
 
 
@@ -791,6 +792,7 @@ def dispatch(argv: Sequence[str]) -> ExitCode:
 
         return cmd_run(options.parse(argv[1:]))
     parser = build_parser()
+    completion.answer(parser)
     args, extra = parser.parse_known_args(list(argv))
     if extra:
         # The sub-command's own usage, not the top level's: that is what was mistyped.

@@ -3,7 +3,7 @@
 Which file: an explicit path (``--config``), else ``$IOTESTS_CONFIG``, else
 ``./iotests.yaml`` when present; its ``build:`` section is laid over the
 packaged defaults (defaults.yaml beside this module); ``$IOTESTS_CACHE_DIR``
-overrides ``cache_dir``. Every problem raises
+overrides ``cache_dir``, whose default is :func:`default_cache_dir`. Every problem raises
 :class:`~iotests.errors.ConfigError` naming the file, the key and what was
 expected, so a typo costs one glance, not a debugging session.
 """
@@ -85,6 +85,7 @@ def load_build_config(
     environ = os.environ if env is None else env
     packaged = resources.files("iotests.build").joinpath("defaults.yaml").read_text()
     merged: dict[str, Any] = dict(_section(yaml.safe_load(packaged), PACKAGED))
+    merged.setdefault("cache_dir", str(default_cache_dir()))
     source = PACKAGED
     path = find_config(str(explicit) if explicit is not None else None, environ, Path.cwd())
     if path is not None:
@@ -100,6 +101,19 @@ def load_build_config(
     if environ.get(CACHE_ENV):
         merged["cache_dir"] = environ[CACHE_ENV]
     return _validate(merged, source)
+
+
+def default_cache_dir() -> Path:
+    """Where downloads, sources, builds and probe answers go unless configured.
+
+    The user's cache directory by the platform's convention, through
+    platformdirs: ``$XDG_CACHE_HOME/iotests`` when that is set (to an absolute
+    path), else ``~/.cache/iotests`` on Linux. Read from the process
+    environment, as every program reads XDG variables.
+    """
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("iotests", appauthor=False))
 
 
 def _reject_unknown(

@@ -1,8 +1,10 @@
-"""Probing what the binaries can do, once per run.
+"""Probing what the binaries can do, once per binary.
 
 The probe result is written to the results directory and handed to every
 case (``IOTESTS_PROBE``), so neither the runner nor a case asks a binary
-the same question twice.
+the same question twice. Each binary's answers (:class:`Answers`) are the
+unit :mod:`iotests.env.probe_cache` keeps across runs, keyed by the file's
+identity, so an unchanged binary is not asked again in the next run either.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -143,49 +146,83 @@ def _ask(argv: list[str]) -> str:
     return command.run(argv, timeout=30, check=False).output
 
 
-def probe(binaries: Binaries) -> Probe:
-    """Ask each found binary for its version and capabilities."""
-    versions: dict[str, str] = {}
-    lines: dict[str, str] = {}
-    problems: dict[str, str] = {}
+@dataclass(frozen=True)
+class Answers:
+    """What one binary said about itself; a :class:`Probe` is assembled from these."""
+
+    version: str | None = None
+    version_line: str | None = None
+    #: Why the binary cannot be used (it did not start, or printed no version).
+    problem: str | None = None
     formats: tuple[str, ...] = ()
-    accels: tuple[str, ...] = ()
+    accelerators: tuple[str, ...] = ()
     machines: tuple[str, ...] = ()
-    for role in binaries.found():
-        path = binaries.paths[role]
-        assert path is not None
-        try:
-            out = _ask([path, "--version"])
-        except CommandError as exc:
-            problems[role] = str(exc).splitlines()[0]
-            continue
-        match = _VERSION.search(out)
-        if match is None:
-            problems[role] = "no version in --version output"
-        else:
-            versions[role] = match.group(1)
-            lines[role] = out.strip().splitlines()[0]
-    img = binaries.get("qemu-img")
-    if img and "qemu-img" not in problems:
-        match = _FORMATS.search(_ask([img, "--help"]))
-        if match:
-            formats = tuple(sorted(match.group(1).split()))
-    emu = binaries.get("qemu")
-    if emu and "qemu" not in problems:
-        accel_out = _ask([emu, "-accel", "help"])
+
+    def serialize(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def deserialize(cls, data: dict[str, Any]) -> Answers:
+        return cls(
+            version=data.get("version"),
+            version_line=data.get("version_line"),
+            problem=data.get("problem"),
+            formats=tuple(data.get("formats", ())),
+            accelerators=tuple(data.get("accelerators", ())),
+            machines=tuple(data.get("machines", ())),
+        )
+
+
+def ask(role: str, path: str) -> Answers:
+    """Ask the binary at *path* (playing *role*) what the cases may need to know."""
+    try:
+        out = _ask([path, "--version"])
+    except CommandError as exc:
+        return Answers(problem=str(exc).splitlines()[0])
+    match = _VERSION.search(out)
+    if match is None:
+        return Answers(problem="no version in --version output")
+    found = Answers(version=match.group(1), version_line=out.strip().splitlines()[0])
+    if role == "qemu-img":
+        help_match = _FORMATS.search(_ask([path, "--help"]))
+        if help_match:
+            formats = tuple(sorted(help_match.group(1).split()))
+            found = replace(found, formats=formats)
+    if role == "qemu":
+        accel_out = _ask([path, "-accel", "help"])
         accels = tuple(
             line.strip()
             for line in accel_out.splitlines()[1:]
             if re.fullmatch(r"[a-z0-9_-]+", line.strip())
         )
-        machine_out = _ask([emu, "-machine", "help"])
+        machine_out = _ask([path, "-machine", "help"])
         machines = tuple(line.split()[0] for line in machine_out.splitlines()[1:] if line.strip())
+        found = replace(found, accelerators=accels, machines=machines)
+    return found
+
+
+def assemble(binaries: Binaries, answers: Mapping[str, Answers]) -> Probe:
+    """The probe of *binaries* from each found binary's *answers* (keyed by role)."""
+    versions = {r: a.version for r, a in answers.items() if a.version is not None}
+    lines = {r: a.version_line for r, a in answers.items() if a.version_line is not None}
+    problems = {r: a.problem for r, a in answers.items() if a.problem is not None}
+    img, emu = answers.get("qemu-img", Answers()), answers.get("qemu", Answers())
     return Probe(
         binaries=dict(binaries.paths),
         versions=versions,
         version_lines=lines,
-        formats=formats,
-        accelerators=accels,
-        machines=machines,
+        formats=img.formats,
+        accelerators=emu.accelerators,
+        machines=emu.machines,
         problems=problems,
     )
+
+
+def probe(binaries: Binaries) -> Probe:
+    """Ask each found binary for its version and capabilities."""
+    answers = {}
+    for role in binaries.found():
+        path = binaries.paths[role]
+        assert path is not None
+        answers[role] = ask(role, path)
+    return assemble(binaries, answers)
