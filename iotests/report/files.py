@@ -240,6 +240,20 @@ def _file_part(path: str, what: str) -> str:
     return tail.note(path) + tail.text
 
 
+def _diff(r: CaseResult) -> str:
+    """The diff's first :data:`OUTPUT_LIMIT` bytes, in whole lines: the first hunks say most."""
+    diff = r.diff or ""
+    data = diff.encode("utf-8", "surrogatepass")
+    if len(data) <= OUTPUT_LIMIT:
+        return diff
+    cut = data[:OUTPUT_LIMIT]
+    cut = cut[: cut.rfind(b"\n") + 1] or cut
+    kept = cut.decode("utf-8", "surrogatepass")
+    where = f" in {Path(r.output_file).parent / 'diff'}" if r.output_file else " in the JSON report"
+    total, shown = len(diff.splitlines()), len(kept.splitlines())
+    return kept + f"[iotests: the first {shown} of the diff's {total} lines; the rest is{where}]\n"
+
+
 def _system_out(r: CaseResult) -> str:
     parts = []
     if r.status is Status.FLAKY:
@@ -252,7 +266,8 @@ def _system_out(r: CaseResult) -> str:
 def _system_err(r: CaseResult) -> str:
     parts = []
     if r.diff:
-        parts.append(r.diff if r.diff.endswith("\n") else r.diff + "\n")
+        diff = _diff(r)
+        parts.append(diff if diff.endswith("\n") else diff + "\n")
     if r.hang_file:
         parts.append(f"[iotests: what the case's processes were doing: {r.hang_file}]\n")
         parts.append(_file_part(r.hang_file, "hang record"))
@@ -283,7 +298,7 @@ def _testcase(suite: ET.Element, combo: str, r: CaseResult) -> None:
     message = r.reason or r.status.value
     if r.status is Status.FAIL:
         # GitLab shows only this element's text: the diff belongs here as well.
-        _element(case, "failure", r.diff or r.reason or "", message=message, type="fail")
+        _element(case, "failure", _diff(r) or r.reason or "", message=message, type="fail")
     elif r.status in _ERRORS:
         _element(case, "error", _error_text(r), message=message, type=r.status.value)
     elif r.status in _SKIPPED:

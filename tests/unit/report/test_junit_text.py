@@ -132,3 +132,24 @@ def test_flaky_with_illegal_reason_is_valid(tmp_path: Path) -> None:
     assert root.findtext("testsuite/testcase/system-out") == (
         "[iotests: flaky: passed on attempt 2 after \\x1b]\n"
     )
+
+
+def test_a_huge_diff_keeps_its_start_with_a_note(tmp_path: Path) -> None:
+    diff = "".join(f"+line {n:06d} \udcff\n" for n in range(20000))
+    output = tmp_path / "case" / "output"
+    output.parent.mkdir()
+    output.write_text("x\n")
+    result = CaseResult(
+        "001", "raw", "file", Status.FAIL, "differs", output_file=str(output), diff=diff
+    )
+    path = tmp_path / "junit.xml"
+    write_junit(path, [result])
+    case = _validate(path).find("testsuite/testcase")
+    assert case is not None
+    shown = OUTPUT_LIMIT // len("+line 000000 \udcff\n".encode("utf-8", "surrogatepass"))
+    rest = f"the rest is in {output.parent / 'diff'}"
+    note = f"[iotests: the first {shown} of the diff's 20000 lines; {rest}]\n"
+    for text in (case.findtext("failure"), case.findtext("system-err")):
+        assert text is not None
+        assert text.startswith("+line 000000 \\xff\n")
+        assert text.endswith(f"+line {shown - 1:06d} \\xff\n" + note)
