@@ -1,38 +1,36 @@
-"""The environment the runner hands a case, read once and typed."""
+"""The environment the runner hands a case, read once through the contract, and "not run".
+
+:class:`iotests.contract.CaseEnvironment` says which variables exist; this
+module adds what only the case's side needs: the binaries on PATH when the
+runner named none (a case run by hand), the binaries' probe, and
+:func:`notrun`, which ends the case in the way the runner reads.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
-from dataclasses import dataclass
-from pathlib import Path
+import shutil
+import sys
+from typing import NoReturn
 
+from iotests.contract import CaseEnvironment
+from iotests.env.binaries import ROLES
 from iotests.env.probe import Probe
+from iotests.lib.errors import NotRun
 
 
-@dataclass(frozen=True)
-class CaseEnv:
-    imgfmt: str
-    imgproto: str
-    test_dir: Path
-    sock_dir: Path
-    cachemode: str
-    aiomode: str
-    imgopts: str
-    misalign: bool
-    valgrind: bool
-    valgrind_dir: Path | None
-    events_file: Path | None
-    notrun_file: Path | None
-    progs: dict[str, str]
-    probe_file: Path | None
+class CaseEnv(CaseEnvironment):
+    """The contract plus the case's ways of using it."""
 
     def prog(self, role: str) -> str:
-        """Path of a QEMU binary by role (qemu-img, qemu-io, qemu-nbd, qsd, qemu)."""
+        """Path of a QEMU binary by role (qemu-img, qemu-io, qemu-nbd, qsd, qemu).
+
+        :raises NotRun: when the run has no such binary.
+        """
         path = self.progs.get(role)
         if not path:
-            from iotests.lib.output import notrun
-
             notrun(f"{role} binary not found")
         return path
 
@@ -43,44 +41,25 @@ class CaseEnv:
         return Probe.load(self.probe_file)
 
 
-_VARIABLES = {
-    "qemu": ("QEMU_PROG", "qemu-system-x86_64"),
-    "qemu-img": ("QEMU_IMG_PROG", "qemu-img"),
-    "qemu-io": ("QEMU_IO_PROG", "qemu-io"),
-    "qemu-nbd": ("QEMU_NBD_PROG", "qemu-nbd"),
-    "qsd": ("QSD_PROG", "qemu-storage-daemon"),
-}
-
-
-def _optional_path(name: str) -> Path | None:
-    value = os.environ.get(name)
-    return Path(value) if value else None
-
-
 @functools.cache
 def case_env() -> CaseEnv:
     """The current case's environment; works outside the runner with defaults too."""
-    import shutil
+    env = CaseEnv.from_environ(os.environ)
+    missing = [r for r in ROLES if r.name not in env.progs]
+    on_path = {r.name: found for r in missing if (found := shutil.which(r.program))}
+    return dataclasses.replace(env, progs={**env.progs, **on_path}) if on_path else env
 
-    progs = {}
-    for role, (variable, program) in _VARIABLES.items():
-        found = os.environ.get(variable) or shutil.which(program)
-        if found:
-            progs[role] = found
-    test_dir = Path(os.environ.get("TEST_DIR", os.getcwd()))
-    return CaseEnv(
-        imgfmt=os.environ.get("IMGFMT", "raw"),
-        imgproto=os.environ.get("IMGPROTO", "file"),
-        test_dir=test_dir,
-        sock_dir=Path(os.environ.get("SOCK_DIR", str(test_dir))),
-        cachemode=os.environ.get("CACHEMODE", "writeback"),
-        aiomode=os.environ.get("AIOMODE", "threads"),
-        imgopts=os.environ.get("IMGOPTS", ""),
-        misalign=os.environ.get("IOTESTS_MISALIGN") == "1",
-        valgrind=os.environ.get("IOTESTS_VALGRIND") == "1",
-        valgrind_dir=_optional_path("IOTESTS_VALGRIND_DIR"),
-        events_file=_optional_path("IOTESTS_EVENTS"),
-        notrun_file=_optional_path("IOTESTS_NOTRUN_FILE"),
-        progs=progs,
-        probe_file=_optional_path("IOTESTS_PROBE"),
-    )
+
+def notrun(reason: str) -> NoReturn:
+    """End the case as "not run" with *reason* (a capability is missing).
+
+    The reason goes where the runner reads it (the contract's notrun file),
+    or to stderr when no runner is listening; then :class:`NotRun` (a
+    SystemExit with status 0) unwinds the case, closing its servers.
+    """
+    path = case_env().notrun_file
+    if path is not None:
+        path.write_text(reason + "\n")
+    else:
+        print(f"not run: {reason}", file=sys.stderr)
+    raise NotRun(reason)

@@ -6,6 +6,7 @@ verdict (pass, fail, timeout, not run) is reached.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -16,6 +17,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from iotests.contract import CaseEnvironment
 from iotests.errors import CommandError
 from iotests.runner import compare, evidence, expected, filters, process, reaper
 from iotests.runner.dirs import CaseDirs
@@ -51,26 +53,26 @@ class Suite:
         env = dict(base)
         package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, base.get("PYTHONPATH")) if p)
-        env.update(
-            IMGFMT=settings.format,
-            IMGPROTO=settings.protocol,
-            CACHEMODE=settings.cachemode,
-            AIOMODE=settings.aiomode,
-            IMGOPTS=settings.imgopts,
-            TEST_DIR=str(dirs.scratch),
-            SOCK_DIR=str(dirs.sock),
-            IOTESTS_CASE=case.name,
-            IOTESTS_RESULT_DIR=str(dirs.result),
-            IOTESTS_NOTRUN_FILE=str(dirs.notrun_file),
-            IOTESTS_EVENTS=str(dirs.events_file),
-            PYTHONUNBUFFERED="1",
-            **bytecode_environment(settings),
+        # The binaries and the probe come from the CLI in *base*; the rest is this case's.
+        contract = dataclasses.replace(
+            CaseEnvironment.from_environ(base),
+            imgfmt=settings.format,
+            imgproto=settings.protocol,
+            cachemode=settings.cachemode,
+            aiomode=settings.aiomode,
+            imgopts=settings.imgopts,
+            test_dir=dirs.scratch,
+            sock_dir=dirs.sock,
+            case=case.name,
+            result_dir=dirs.result,
+            notrun_file=dirs.notrun_file,
+            events_file=dirs.events_file,
+            misalign=settings.misalign,
+            valgrind=settings.valgrind,
+            valgrind_dir=dirs.valgrind_dir if settings.valgrind else None,
         )
-        if settings.misalign:
-            env["IOTESTS_MISALIGN"] = "1"
-        if settings.valgrind:
-            env["IOTESTS_VALGRIND"] = "1"
-            env["IOTESTS_VALGRIND_DIR"] = str(dirs.valgrind_dir)
+        env.update(contract.to_environ())
+        env.update(PYTHONUNBUFFERED="1", **bytecode_environment(settings))
         return env
 
     def filters(self, path_map: list[tuple[str, str]]) -> Filter:
