@@ -10,16 +10,14 @@ see, plus ``[qemu-img exit code N]`` when a step is refused.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from iotests.lib.env import case_env
+from iotests.lib.extents import Extent, merge_extents
 from iotests.lib.image import errno_name, img_info, img_map
+from iotests.lib.names import image_opts
 from iotests.lib.output import log
-from iotests.lib.tools import image_opts, qemu_img
-
-#: One merged ``qemu-img map`` extent: (start, length, data, zero, depth).
-Extent = tuple[int, int, bool, bool, int]
+from iotests.lib.tools import ToolResult, qemu_img
 
 
 def backing_chain(path: str, *, fmt: str | None = None) -> list[dict[str, Any]]:
@@ -30,16 +28,15 @@ def backing_chain(path: str, *, fmt: str | None = None) -> list[dict[str, Any]]:
 
 def snapshot(
     path: str, op: str, name: str = "", *, fmt: str | None = None, quiet: bool = False
-) -> bool:
-    """``qemu-img snapshot`` with *op* one of create, apply, delete; returns success.
+) -> ToolResult:
+    """``qemu-img snapshot`` with *op* one of create, apply, delete (an action).
 
     ``qemu-img snapshot`` has no ``-f``; the format is given through
     ``--image-opts`` so that it is never probed from the file's contents.
     """
     flags = {"create": "-c", "apply": "-a", "delete": "-d"}
     opts = image_opts(path, fmt or case_env().imgfmt)
-    result = qemu_img("snapshot", "--image-opts", flags[op], name, opts, quiet=quiet)
-    return result.ok
+    return qemu_img("snapshot", "--image-opts", flags[op], name, opts, quiet=quiet)
 
 
 #: A row of ``qemu-img snapshot -l``: ID, tag (may hold spaces), VM state size ("0 B", "2 GiB").
@@ -72,7 +69,7 @@ def snapshot_info(path: str, *, fmt: str | None = None) -> list[dict[str, Any]]:
 
 
 def refused_snapshot(path: str, op: str, name: str = "", *, fmt: str | None = None) -> bool:
-    """A ``qemu-img snapshot`` the case expects to be refused; returns whether it was.
+    """A ``qemu-img snapshot`` the case expects to be refused; returns whether it was (a check).
 
     Prints ``snapshot create 'NAME': refused, EINVAL``: that it failed and
     with which errno, not QEMU's sentence around it, which changed in 8.2
@@ -107,24 +104,6 @@ def map_extents(path: str, *, fmt: str | None = None) -> list[Extent]:
     how QEMU happened to split its answer.
     """
     return merge_extents(img_map(path, fmt=fmt))
-
-
-def merge_extents(entries: Iterable[Mapping[str, Any]]) -> list[Extent]:
-    """``qemu-img map --output=json`` entries as merged ``(start, length, data, zero, depth)``."""
-    merged: list[Extent] = []
-    for e in entries:
-        item = (
-            int(e["start"]),
-            int(e["length"]),
-            bool(e["data"]),
-            bool(e["zero"]),
-            int(e["depth"]),
-        )
-        if merged and merged[-1][0] + merged[-1][1] == item[0] and merged[-1][2:] == item[2:]:
-            last = merged.pop()
-            item = (last[0], last[1] + item[1], *item[2:])
-        merged.append(item)
-    return merged
 
 
 def log_map(path: str, *, fmt: str | None = None) -> list[Extent]:

@@ -1,7 +1,7 @@
 """Encrypted images with chosen passphrases: luks files and qcow2 with LUKS inside.
 
 The image helpers open encrypted images with the one secret every case
-shares (:data:`iotests.lib.tools.SECRET_ID`). Encryption cases need more:
+shares (:data:`iotests.lib.names.SECRET_ID`). Encryption cases need more:
 several passphrases (keyslots, a base and an overlay with different keys),
 a wrong one, and the same scenario for both places LUKS lives (a whole
 ``luks`` file, or ``encrypt.format=luks`` inside qcow2, where every option
@@ -10,7 +10,7 @@ takes an ``encrypt.`` prefix). These helpers hide that prefix.
 
 from __future__ import annotations
 
-from iotests.lib.tools import SECRET_DATA, SECRET_ID, secret_object
+from iotests.lib.names import SECRET_DATA, SECRET_ID, secret_object
 
 __all__ = [
     "ITER_TIME",

@@ -1,17 +1,16 @@
-"""Writing bytes into an image file on purpose, and reading them back.
+"""Reading bytes of an image file beneath QEMU: what a block driver must not be asked.
 
-Corruption cases damage metadata at an offset they computed (usually with
-:mod:`iotests.lib.qcow2`) and then watch QEMU detect or repair it. The writes
-bypass QEMU entirely, so nothing here may go through a block driver; these
-are plain file operations, big-endian where a width is given because every
-on-disk format the cases poke at stores its integers that way.
+Parsers of on-disk metadata (:mod:`iotests.lib.qcow2`) and cases that
+assert what QEMU wrote read the file directly; big-endian where a width is
+given, because every on-disk format the cases look into stores its
+integers that way. Writing on purpose is :mod:`iotests.lib.damage`.
 """
 
 from __future__ import annotations
 
-import os
+import struct
 
-from iotests.lib.output import log
+from iotests.lib.errors import ImageFormatError
 
 _WIDTHS = {1: ">B", 2: ">H", 4: ">I", 8: ">Q"}
 
@@ -23,22 +22,8 @@ def peek(path: str, offset: int, length: int) -> bytes:
         return f.read(length)
 
 
-def poke(path: str, offset: int, data: bytes, *, quiet: bool = False) -> None:
-    """Overwrite *data* at *offset* of *path* without truncating or extending past it.
-
-    Prints what was written unless *quiet*, so the golden shows where a case
-    damaged the image (offsets are image-layout facts, stable across hosts).
-    """
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    if not quiet:
-        log(f"poke: {len(data)} bytes at offset {offset:#x}: {data.hex()}")
-
-
-def _width_format(width: int) -> str:
+def width_format(width: int) -> str:
+    """The :mod:`struct` format of a big-endian unsigned integer of *width* bytes."""
     try:
         return _WIDTHS[width]
     except KeyError:
@@ -46,18 +31,12 @@ def _width_format(width: int) -> str:
 
 
 def peek_int(path: str, offset: int, width: int) -> int:
-    """The big-endian unsigned integer of *width* bytes at *offset*."""
-    import struct
+    """The big-endian unsigned integer of *width* bytes at *offset*.
 
+    :raises ImageFormatError: when the file ends before it (a ValueError too).
+    """
     data = peek(path, offset, width)
     if len(data) != width:
-        raise ValueError(f"{path}: only {len(data)} of {width} bytes at offset {offset:#x}")
-    value: int = struct.unpack(_width_format(width), data)[0]
+        raise ImageFormatError(f"{path}: only {len(data)} of {width} bytes at offset {offset:#x}")
+    value: int = struct.unpack(width_format(width), data)[0]
     return value
-
-
-def poke_int(path: str, offset: int, value: int, width: int, *, quiet: bool = False) -> None:
-    """Write *value* as a big-endian unsigned integer of *width* bytes at *offset*."""
-    import struct
-
-    poke(path, offset, struct.pack(_width_format(width), value), quiet=quiet)

@@ -1,9 +1,17 @@
 """Images under test: create, inspect, check, map, compare, convert and the other qemu-img tools.
 
-Every helper opens images through :func:`iotests.lib.tools.open_args`, so a
+Every helper opens images through :func:`iotests.lib.names.open_args`, so a
 case written for ``-f qcow2`` also works for encrypted (luks) images, and
 creates them through :func:`create`, which adds the options that keep sizes
 exact (vpc) and creation fast (luks).
+
+The helpers follow the library's one rule (see :mod:`iotests.lib`):
+queries (:func:`img_info`, :func:`img_map`, :func:`measure`, ...) return
+parsed data and raise :class:`~iotests.lib.errors.ToolError` when qemu-img
+fails; checks (:func:`check_image`, :func:`compare`) return their verdict;
+actions (:func:`create`, :func:`convert`, :func:`resize`, ...) return the
+:class:`~iotests.lib.tools.ToolResult`, true on success, having printed what
+QEMU said, so an expected refusal is part of the golden.
 """
 
 from __future__ import annotations
@@ -12,24 +20,16 @@ import errno
 import json
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from iotests.lib import crypt
 from iotests.lib.env import case_env
-from iotests.lib.output import log
-from iotests.lib.tools import (
-    ToolResult,
-    create_options,
-    image_opts,
-    needs_secret,
-    open_args,
-    qemu_img,
-    require_crypto,
-    secret_object,
-)
+from iotests.lib.extents import merge_ranges
+from iotests.lib.names import create_options, image_opts, needs_secret, open_args, secret_object
+from iotests.lib.output import format_neutral, log
+from iotests.lib.tools import ToolResult, qemu_img, require_crypto
 
 
 def errno_name(message: str) -> str | None:
@@ -76,13 +76,17 @@ def create(
     backing_fmt: str | None = None,
     quiet: bool = False,
     keep: tuple[str, ...] = ("size", "backing_file", "backing_fmt"),
-) -> bool:
+) -> ToolResult:
     """``qemu-img create`` with the run's IMGOPTS added; prints a format-neutral line.
 
-    Options from :func:`~iotests.lib.tools.create_options` come first (the
+    Options from :func:`~iotests.lib.names.create_options` come first (the
     luks secret, vpc's ``force_size``) unless *options* sets them. Only the
-    options in *keep* are shown from qemu-img's "Formatting" line, so
-    one golden serves every format. Returns whether qemu-img succeeded.
+    options in *keep* are shown from qemu-img's "Formatting" line, and the
+    format under test is shown as ``fmt=IMGFMT``
+    (:func:`~iotests.lib.output.format_neutral`), so one golden serves
+    every format.
+
+    :raises NotRun: for an encrypted image when QEMU has no crypto backend.
     """
     env = case_env()
     fmt = fmt or env.imgfmt
@@ -104,16 +108,20 @@ def create(
     if needs_secret(fmt, opts):
         require_crypto(result)
     if not quiet:
-        text = _FORMATTING.sub(lambda m: _neutral_formatting(m, keep), result.output)
+        shown = format_neutral(result.output)
+        text = _FORMATTING.sub(lambda m: _neutral_formatting(m, keep), shown)
         if text:
             log(text.rstrip("\n"))
         if not result.ok:
             log(f"[qemu-img exit code {result.returncode}]")
-    return result.ok
+    return result
 
 
 def img_info(path: str, *, fmt: str | None = None, backing_chain: bool = False) -> Any:
-    """``qemu-img info --output=json`` parsed (a list with *backing_chain*)."""
+    """``qemu-img info --output=json`` parsed (a list with *backing_chain*).
+
+    :raises ToolError: when qemu-img fails.
+    """
     args = ["info", "--output=json", "-U"]
     if fmt != "":
         args += ["-f", fmt or case_env().imgfmt]
@@ -208,7 +216,10 @@ def check_image(
 
 
 def img_map(path: str, *, fmt: str | None = None, image_opts: bool = False) -> list[dict[str, Any]]:
-    """``qemu-img map --output=json`` parsed."""
+    """``qemu-img map --output=json`` parsed.
+
+    :raises ToolError: when qemu-img fails.
+    """
     if image_opts:
         target = [*secret_object(), "--image-opts", path]
     else:
@@ -250,11 +261,11 @@ def convert(
     options: str = "",
     extra: tuple[str, ...] = (),
     quiet: bool = False,
-) -> bool:
-    """``qemu-img convert``; returns whether it succeeded.
+) -> ToolResult:
+    """``qemu-img convert``; prints what qemu-img said unless *quiet*.
 
     An encrypted source is opened with the helpers' secret; an encrypted
-    target is created with it (see :func:`~iotests.lib.tools.create_options`).
+    target is created with it (see :func:`~iotests.lib.names.create_options`).
     """
     env = case_env()
     src_fmt, dst_fmt = src_fmt or env.imgfmt, dst_fmt or env.imgfmt
@@ -281,7 +292,7 @@ def convert(
             log(result.output.rstrip("\n"))
         if not result.ok:
             log(f"[qemu-img exit code {result.returncode}]")
-    return result.ok
+    return result
 
 
 def _tool(
@@ -327,7 +338,7 @@ def measure(
     Measures *path* (of *fmt*) converted to *out_fmt*, or a new image of
     *size* when no path is given.
 
-    :raises QemuToolError: when qemu-img fails.
+    :raises ToolError: when qemu-img fails.
     """
     env = case_env()
     out_fmt = out_fmt or env.imgfmt
@@ -491,17 +502,6 @@ def allocated_ranges(
         if ext.get("depth", 0) == 0
         and (ext["data"] or (not data_only and ext.get("present", False)))
     )
-
-
-def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """``(start, length)`` ranges in order, with touching neighbours joined into one."""
-    merged: list[tuple[int, int]] = []
-    for start, length in ranges:
-        if merged and merged[-1][0] + merged[-1][1] == start:
-            merged[-1] = (merged[-1][0], merged[-1][1] + length)
-        else:
-            merged.append((start, length))
-    return merged
 
 
 def file_size(path: str) -> int:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from iotests.lib.errors import QMPTimeout
 from iotests.lib.output import log
-from iotests.lib.qmp import Message, QMPServer, QMPTimeout
+from iotests.lib.qmp import Message, QMPServer
 
 #: Statuses after which a job never runs again.
 FINAL = ("concluded", "null")
@@ -51,7 +52,7 @@ class Job:
     ) -> Job:
         """Run *cmd* (``blockdev-backup``, ``block-commit``, ...) with ``job-id`` *job_id*.
 
-        :raises QMPError: when QEMU refuses to start the job.
+        :raises QMPCommandError: when QEMU refuses to start the job.
         """
         job = cls(server, job_id, log_transitions=log_transitions)
         server.ok(cmd, {"job-id": job_id}, quiet=quiet, **args)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-from typing import Any, NoReturn
+from typing import Any
 
 from iotests.lib.env import case_env
 
 
 def format_neutral(text: str) -> str:
-    """Replace the current format's name where it would make output format-specific.
+    """*text* with ``fmt=FORMAT`` of the format under test printed as ``fmt=IMGFMT``.
 
-    ``fmt=qcow2`` becomes ``fmt=IMGFMT``; used for messages that name the
-    format of the image under test (not for a backing file's declared format).
+    For messages that name the format of the image under test (qemu-img's
+    "Formatting" line), so one golden serves every format; a backing
+    file's declared format (``backing_fmt=``) is kept. Nothing is rewritten
+    unless a helper documents it (:func:`iotests.lib.image.create`) or the
+    case asks.
     """
     fmt = case_env().imgfmt
     return re.sub(rf"\bfmt={re.escape(fmt)}\b", "fmt=IMGFMT", text)
@@ -35,21 +37,14 @@ def log_json(value: Any) -> None:
     print(json.dumps(value, sort_keys=True, indent=None, separators=(", ", ": ")), flush=True)
 
 
-def check(condition: bool, what: str) -> bool:
+def check(condition: object, what: str) -> bool:
     """Assert a behaviour the case relies on.
 
     Prints ``ok: what`` or ``FAIL: what``; a FAIL line never matches a golden
-    file, so the case fails however the rest of its output looks.
+    file, so the case fails however the rest of its output looks. Any
+    result counts by its truth: a :class:`~iotests.lib.tools.ToolResult` is
+    true when its tool succeeded.
     """
-    print(f"{'ok' if condition else 'FAIL'}: {what}", flush=True)
-    return condition
-
-
-def notrun(reason: str) -> NoReturn:
-    """End the case as "not run" with *reason* (a capability is missing)."""
-    path = case_env().notrun_file
-    if path is not None:
-        path.write_text(reason + "\n")
-    else:
-        print(f"not run: {reason}", file=sys.stderr)
-    sys.exit(0)
+    passed = bool(condition)
+    print(f"{'ok' if passed else 'FAIL'}: {what}", flush=True)
+    return passed

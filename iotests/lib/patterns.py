@@ -12,7 +12,8 @@ import re
 from collections.abc import Iterable, Sequence
 
 from iotests.lib.output import check, log
-from iotests.lib.tools import ToolResult, qemu_io
+from iotests.lib.protocol import qemu_io
+from iotests.lib.tools import ToolResult
 
 #: One region of the guest disk: (byte pattern, offset, length); sizes as int or "64k".
 Region = tuple[int, int | str, int | str]
@@ -60,7 +61,7 @@ def write(
 
     :param flags: extra ``write`` flags (``-v`` vectored is not a flag: use
         :func:`iotests.lib.qemu_io` with ``writev`` for that).
-    :raises QemuToolError: when a write fails (the case cannot go on).
+    :raises ToolError: when a write fails (a setup step: the case cannot go on).
     """
     result = qemu_io(image, *io_commands("write", regions, *flags), fmt=fmt, quiet=True)
     result.require()

@@ -6,6 +6,7 @@ assert what QEMU wrote on disk (feature bits, refcount widths, which host
 cluster backs a guest cluster). Asking QEMU for those facts would test QEMU
 with itself, so this module reads the file directly with :mod:`struct`,
 following the qcow2 specification (docs/interop/qcow2.txt in QEMU's tree).
+It only reads: the damage itself is done by :mod:`iotests.lib.damage`.
 
 Everything is parsed on demand from the file; nothing is cached, because a
 case usually changes the image between two looks.
@@ -16,11 +17,12 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from iotests.lib.filebytes import peek, poke_int
+from iotests.lib.errors import ImageFormatError
+from iotests.lib.filebytes import peek
 
 MAGIC = 0x514649FB  # "QFI\xfb"
 
-#: Offsets (bytes) and widths of the header fields, by name, for :func:`poke_field`.
+#: Offsets (bytes) and widths of the header fields, by name (for :mod:`iotests.lib.damage`).
 HEADER_FIELDS: dict[str, tuple[int, int]] = {
     "magic": (0, 4),
     "version": (4, 4),
@@ -75,7 +77,7 @@ COMPRESSED = 1 << 62
 ZERO = 1 << 0
 
 
-class Qcow2FormatError(ValueError):
+class Qcow2FormatError(ImageFormatError):
     """The file is not a qcow2 image this parser understands (bad magic, short read)."""
 
 
@@ -237,16 +239,6 @@ def read_header(path: str) -> Header:
         extensions=tuple(extensions),
         backing_file=backing_file,
     )
-
-
-def poke_field(path: str, name: str, value: int, *, quiet: bool = False) -> None:
-    """Overwrite header field *name* (a key of :data:`HEADER_FIELDS`) with *value*."""
-    offset, width = HEADER_FIELDS[name]
-    poke_int(path, offset, value, width, quiet=True)
-    if not quiet:
-        from iotests.lib.output import log
-
-        log(f"poke: header field {name} = {value:#x}")
 
 
 def _u64_table(path: str, offset: int, count: int) -> list[int]:

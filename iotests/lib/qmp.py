@@ -27,10 +27,10 @@ from typing import Any, Literal
 
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from iotests import command
-from iotests.lib.env import case_env
-from iotests.lib.output import log, log_json, notrun
-from iotests.lib.tools import judge_exit, judge_output, program_name, unwatch, watch, wrap
+from iotests.lib.env import case_env, notrun
+from iotests.lib.errors import QMPCommandError, QMPTimeout, ServerError
+from iotests.lib.output import log, log_json
+from iotests.lib.process import ManagedProcess
 
 Kind = Literal["qsd", "qemu"]
 #: A QMP message (command, reply or event) as a JSON object.
@@ -39,20 +39,6 @@ Message = dict[str, Any]
 Filter = Callable[[Any], Any]
 
 _counter = itertools.count()
-
-
-class QMPError(Exception):
-    """A QMP command that a case expected to succeed returned an error."""
-
-    def __init__(self, command: str, reply: Message) -> None:
-        self.command = command
-        self.reply = reply
-        desc = reply.get("error", {}).get("desc", reply)
-        super().__init__(f"{command}: {desc}")
-
-
-class QMPTimeout(Exception):
-    """An awaited event did not arrive in time: the case fails loudly instead of hanging."""
 
 
 def drop_keys(value: Any, keys: Sequence[str]) -> Any:
@@ -90,7 +76,7 @@ def server_argv(kind: Kind, prog: str, socket: str, extra: Sequence[str]) -> lis
     ]
 
 
-class QMPServer:
+class QMPServer(ManagedProcess):
     """A managed qemu-storage-daemon (``kind="qsd"``) or system emulator (``"qemu"``).
 
     Use it as a context manager::
@@ -123,22 +109,14 @@ class QMPServer:
         self.name = name or f"{kind}{next(_counter)}"
         self.quiet = quiet
         env = case_env()
-        # valgrind starts a QEMU binary several times slower.
-        self.timeout = timeout * (5 if env.valgrind else 1)
-        self.prog = env.prog("qsd" if kind == "qsd" else "qemu")
+        prog = env.prog("qsd" if kind == "qsd" else "qemu")
+        super().__init__(prog, env.test_dir / f"{self.name}.log", timeout=timeout)
         self.socket = str(env.sock_dir / f"{self.name}.qmp")
-        self.log_file = env.test_dir / f"{self.name}.log"
-        self._proc: command.Process | None = None
         self._qmp: QEMUMonitorProtocol | None = None
         self._backlog: list[Message] = []
-        self.exitcode: int | None = None
-        #: Signals sent on purpose to the running process: its death by one is no crash.
-        self._sent: set[int] = set()
-        #: Where this launch's output starts in the log (which earlier launches may share).
-        self._log_start = 0
         #: ``(socket, port)`` of its NBD server once started (one per QMP server).
         self.nbd_address: tuple[str | None, int | None] | None = None
-        #: Writable exports :func:`iotests.lib.nbd.node_io` added for the "guest".
+        #: Writable exports :func:`iotests.lib.protocol.guest_io` added for the "guest".
         self.io_exports: set[str] = set()
 
     # -- lifecycle ---------------------------------------------------------
@@ -163,12 +141,7 @@ class QMPServer:
         Path(self.socket).unlink(missing_ok=True)
         qmp = QEMUMonitorProtocol(self.socket, server=True, nickname=self.name)
         self._qmp = qmp
-        argv = wrap(server_argv(self.kind, self.prog, self.socket, self.args))
-        self._sent = set()
-        with self.log_file.open("ab") as sink:
-            self._log_start = sink.tell()
-            self._proc = command.spawn(argv, stdout=sink, stderr=command.STDOUT)
-        watch(self)
+        self._spawn(server_argv(self.kind, self.prog, self.socket, self.args), append=True)
         try:
             qmp.accept(timeout=self.timeout)
         except Exception as exc:
@@ -176,22 +149,8 @@ class QMPServer:
             text = self.output().strip()
             if "invalid accelerator" in text or "not supported" in text:
                 notrun(f"{Path(self.prog).name} cannot start: {text.splitlines()[-1]}")
-            raise RuntimeError(f"{self.name} did not start: {text or exc}") from exc
+            raise ServerError(f"{self.name} did not start: {text or exc}", output=text) from exc
         qmp.settimeout(self.timeout)
-
-    def output(self) -> str:
-        """What the server printed to stdout/stderr so far."""
-        try:
-            return self.log_file.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    def is_running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def shutdown(self, *, timeout: float = 10.0) -> int | None:
         """Ask the server to quit, then reap it; kill it if it does not go.
@@ -205,15 +164,7 @@ class QMPServer:
                     qmp.cmd_obj({"execute": "quit"})
             with contextlib.suppress(Exception):
                 qmp.close()
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            code = proc.wait(timeout)
-            if code is None:
-                self._sent.update((signal.SIGTERM, signal.SIGKILL))
-                code = proc.kill_group()
-            proc.close()
-            self.exitcode = code
-            self._judge(code)
+        self._reap(timeout)
         Path(self.socket).unlink(missing_ok=True)
         return self.exitcode
 
@@ -222,33 +173,18 @@ class QMPServer:
 
         The SIGKILL is the case's own doing, so the death it causes is no crash.
         """
-        if self._proc is not None:
-            self._sent.add(signal.SIGKILL)
-            self._proc.signal_group(signal.SIGKILL)
+        self._signal(signal.SIGKILL)
         self.shutdown()
 
-    def judge_if_exited(self) -> None:
-        if self._proc is not None and self._proc.poll() is not None:
-            self.shutdown()
-
-    def _judge(self, code: int) -> None:
-        unwatch(self)
-        name = program_name(self.prog)
-        judge_exit(name, code, sent=self._sent)
-        try:
-            with self.log_file.open("rb") as f:
-                f.seek(self._log_start)
-                text = f.read().decode(errors="replace")
-        except OSError:
-            return
-        judge_output(name, text, source=self.log_file.name)
+    def _close(self) -> None:
+        self.shutdown()
 
     # -- commands ----------------------------------------------------------
 
     @property
     def monitor(self) -> QEMUMonitorProtocol:
         if self._qmp is None:
-            raise RuntimeError(f"{self.name} is not running")
+            raise ServerError(f"{self.name} is not running")
         return self._qmp
 
     def qmp(
@@ -289,10 +225,13 @@ class QMPServer:
         filter: Filter | None = None,  # noqa: A002
         **kwargs: Any,
     ) -> Any:
-        """Like :meth:`qmp` but return the ``return`` value and raise :class:`QMPError` on error."""
+        """Like :meth:`qmp` but return the ``return`` value.
+
+        :raises QMPCommandError: when QEMU answers with an error.
+        """
         reply = self.qmp(cmd, args, quiet=quiet, filter=filter, **kwargs)
         if "error" in reply:
-            raise QMPError(cmd, reply)
+            raise QMPCommandError(cmd, reply)
         return reply.get("return")
 
     def hmp(self, command_line: str) -> str:

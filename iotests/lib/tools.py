@@ -1,33 +1,34 @@
-"""Running QEMU's tools from a case: valgrind wrapping, crash records, stable output.
+"""Running QEMU's tools from a case: one entry point, stable output, every run judged.
 
-Also the one place that knows how an image is *opened* by a tool: most
-formats need only ``-f FMT PATH``, but an encrypted image (luks) needs a
-secret object and ``--image-opts``; :func:`open_args` hides that from cases
-and from the image helpers alike.
+:func:`qemu_tool` is the one place a tool is run (through
+:mod:`iotests.command`); it prints what the tool said and a
+``[tool exit code N]`` line unless *quiet*, and judges the process however
+quiet it was (:mod:`iotests.lib.evidence`). It returns a
+:class:`ToolResult`, true when the tool succeeded; :meth:`ToolResult.require`
+raises :class:`~iotests.lib.errors.ToolError` where the case cannot go on.
+
+qemu-io here opens exactly the image it is given: :func:`run_qemu_io`. A
+case's qemu-io goes through :func:`iotests.lib.protocol.qemu_io`, which
+first decides how the guest reaches the image (file or NBD).
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import json
 import os
 import re
 import signal
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any, Protocol
+from typing import IO
 
 from iotests import command
-from iotests.lib.env import case_env
-from iotests.lib.output import format_neutral
+from iotests.lib.env import case_env, notrun
+from iotests.lib.errors import ToolError
+from iotests.lib.evidence import judge_exit, judge_output, program_name, wrap
+from iotests.lib.names import open_args, secret_object
 
-#: The id and passphrase of the secret every helper passes for encrypted images.
-SECRET_ID = "sec0"
-SECRET_DATA = "iotests-passphrase"
-#: Formats whose images cannot be opened without the secret.
-ENCRYPTED_FORMATS = frozenset({"luks"})
 #: QEMU 7.2's PBKDF benchmark fails at random on fast hosts with this message
 #: (its CPU clock is too coarse for the first round); creating again works.
 _PBKDF_FLAKE = "Unable to get accurate CPU usage"
@@ -41,26 +42,14 @@ _MISSING_MODULE = re.compile(
 )
 
 
-class QemuToolError(RuntimeError):
-    """A QEMU tool failed where the case needed it to succeed.
-
-    Carries the command line and the tool's output, so the case's traceback
-    says what was run and what QEMU said.
-    """
-
-    def __init__(self, argv: Sequence[str], returncode: int, output: str) -> None:
-        super().__init__(
-            f"{' '.join(argv)} exited with {returncode}:\n{output.rstrip()}"
-            if output.strip()
-            else f"{' '.join(argv)} exited with {returncode}"
-        )
-        self.argv = tuple(argv)
-        self.returncode = returncode
-        self.output = output
-
-
 @dataclass(frozen=True)
 class ToolResult:
+    """What a tool run by an action helper did: its command line, exit code and output.
+
+    True when the tool succeeded, so ``lib.check(lib.convert(...), "...")``
+    and ``if not lib.create(...)`` read as they did when actions returned bools.
+    """
+
     argv: tuple[str, ...]
     returncode: int
     output: str
@@ -69,122 +58,14 @@ class ToolResult:
     def ok(self) -> bool:
         return self.returncode == 0
 
+    def __bool__(self) -> bool:
+        return self.ok
+
     def require(self) -> ToolResult:
-        """Return self, or raise :class:`QemuToolError` when the tool failed."""
+        """Return self, or raise :class:`~iotests.lib.errors.ToolError` when the tool failed."""
         if not self.ok:
-            raise QemuToolError(self.argv, self.returncode, self.output)
+            raise ToolError(self.argv, self.returncode, self.output)
         return self
-
-
-def wrap(argv: list[str]) -> list[str]:
-    """*argv* under valgrind when the run asked for it (``--valgrind``), else as it is.
-
-    Each process writes its own log, named after the program, into the
-    directory the runner reads after the case: a valgrind error fails it.
-    """
-    env = case_env()
-    if not env.valgrind or env.valgrind_dir is None:
-        return argv
-    env.valgrind_dir.mkdir(parents=True, exist_ok=True)
-    return [
-        "valgrind",
-        "--quiet",
-        "--leak-check=no",
-        "--error-exitcode=0",
-        f"--log-file={env.valgrind_dir}/{program_name(argv[0])}.%p.log",
-        *argv,
-    ]
-
-
-# --- judging: what a QEMU process did that fails the case whatever it printed
-
-
-def program_name(path: str) -> str:
-    """The name a failure reason gives a program: its file name."""
-    return path.rsplit("/", 1)[-1]
-
-
-def signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return str(number)
-
-
-def record_event(event: Mapping[str, object]) -> None:
-    """Append *event* to the case's events file, which the runner judges after the case.
-
-    One ``write`` per line on a file opened for appending, so servers
-    reaped in threads and tools run at once never interleave their lines.
-    Outside the runner (no events file) nobody would read it: nothing is written.
-    """
-    path = case_env().events_file
-    if path is None:
-        return
-    with path.open("a") as f:
-        f.write(json.dumps(event, sort_keys=True) + "\n")
-
-
-def judge_exit(program: str, returncode: int | None, *, sent: Collection[int] = ()) -> bool:
-    """Record a crash when *program* died by a signal that is not in *sent*.
-
-    *sent* holds the signals the case (or the library on its behalf) sent on
-    purpose: a SIGKILL that simulates a crash, the SIGTERM that stops a
-    qemu-nbd. A SIGSEGV or SIGABRT nobody sent is a crash even when it
-    happens while the process is being stopped. Returns whether one was recorded.
-    """
-    if returncode is None or returncode >= 0 or -returncode in sent:
-        return False
-    record_event({"event": "crash", "program": program, "signal": signal_name(-returncode)})
-    return True
-
-
-class Watched(Protocol):
-    """A long-running QEMU process the library started (a server)."""
-
-    def judge_if_exited(self) -> None:
-        """If the process has exited and nobody reaped it yet, reap and judge it."""
-
-
-_watched: set[Watched] = set()
-
-
-def watch(process: Watched) -> None:
-    """Judge *process* when the case exits, if it died and the case never reaped it.
-
-    A case that starts a server without ``with`` and never stops it would
-    otherwise let a crash pass: the dead server is not left running, so
-    the runner's reaper finds nothing. A server still running at exit is
-    left alone: the reaper kills it and fails the case for leaving it.
-    """
-    _watched.add(process)
-
-
-def unwatch(process: Watched) -> None:
-    _watched.discard(process)
-
-
-@atexit.register
-def _judge_watched() -> None:
-    for process in list(_watched):
-        process.judge_if_exited()
-
-
-def judge_output(program: str, text: str, *, source: str) -> list[str]:
-    """Record every sanitizer report, QEMU assertion or crash message in *text*.
-
-    The runner's detector (:func:`iotests.runner.compare.crash_reasons`,
-    which knows sanitizer reports and their known noise) judges it, so a
-    helper that does not print what a tool said still fails the case when
-    the tool reported a bug. *source* says where the text came from (a log
-    file's name, ``output``). Returns the reasons recorded.
-    """
-    from iotests.runner.compare import crash_reasons
-
-    found = crash_reasons(text)
-    for reason in found:
-        record_event({"event": "finding", "program": program, "reason": reason, "source": source})
-    return found
 
 
 def qemu_tool(
@@ -215,7 +96,7 @@ def qemu_tool(
             break
     if not expect_signal:
         judge_exit(name, result.returncode)
-    out = format_neutral(_MISSING_MODULE.sub("", result.output))
+    out = _MISSING_MODULE.sub("", result.output)
     if not quiet:
         if out:
             print(out, end="" if out.endswith("\n") else "\n", flush=True)
@@ -235,8 +116,6 @@ def require_crypto(result: ToolResult) -> ToolResult:
     but cannot create a luks header; that is a missing capability, not a bug.
     """
     if not result.ok and any(text in result.output for text in _NO_CRYPTO):
-        from iotests.lib.output import notrun
-
         notrun("QEMU has no crypto backend able to create luks headers")
     return result
 
@@ -244,90 +123,6 @@ def require_crypto(result: ToolResult) -> ToolResult:
 def qemu_img(*args: str, quiet: bool = False) -> ToolResult:
     """``qemu-img ARGS``."""
     return qemu_tool("qemu-img", args, quiet=quiet)
-
-
-# --- naming images: option strings, json: filenames, how a tool opens an image
-
-
-def secret_object(secret_id: str = SECRET_ID, data: str = SECRET_DATA) -> list[str]:
-    """``--object secret,...`` arguments defining the passphrase helpers use."""
-    return ["--object", f"secret,id={secret_id},data={data}"]
-
-
-def opts_string(options: Mapping[str, object]) -> str:
-    """``key=value,...`` as QEMU parses it: commas inside values are doubled.
-
-    Booleans become ``on``/``off``; nested dicts are flattened with dots
-    (``{"file": {"filename": p}}`` gives ``file.filename=p``).
-    """
-    parts: list[str] = []
-
-    def add(prefix: str, value: object) -> None:
-        if isinstance(value, Mapping):
-            for key, sub in value.items():
-                add(f"{prefix}.{key}" if prefix else str(key), sub)
-            return
-        text = ("on" if value else "off") if isinstance(value, bool) else str(value)
-        parts.append(f"{prefix}={text.replace(',', ',,')}")
-
-    add("", options)
-    return ",".join(parts)
-
-
-def json_filename(spec: Mapping[str, Any]) -> str:
-    """A ``json:{...}`` pseudo-protocol filename for *spec* (keys kept in order)."""
-    return "json:" + json.dumps(spec, separators=(",", ":"))
-
-
-def node_options(path: str, fmt: str) -> dict[str, Any]:
-    """Block options opening *path* as *fmt*, with the secret for encrypted formats."""
-    opts: dict[str, Any] = {"driver": fmt}
-    if fmt in ENCRYPTED_FORMATS:
-        opts["key-secret"] = SECRET_ID
-    opts["file"] = {"driver": "file", "filename": path}
-    return opts
-
-
-def image_opts(path: str, fmt: str) -> str:
-    """The ``--image-opts`` string opening *path* as *fmt* (see :func:`node_options`)."""
-    return opts_string(node_options(path, fmt))
-
-
-def needs_secret(fmt: str, options: str = "") -> bool:
-    """Whether a command on a *fmt* image (created with *options*) needs the secret."""
-    return fmt in ENCRYPTED_FORMATS or "key-secret" in options
-
-
-def open_args(path: str, fmt: str) -> list[str]:
-    """Arguments (ending with the image) for a tool to open one image.
-
-    ``-f FMT PATH`` for plain formats; the secret object, ``--image-opts``
-    and an options string for encrypted ones. An empty *fmt* names no format
-    (a ``json:`` filename carries its own driver); the secret is defined in
-    case that filename refers to it.
-    """
-    if not fmt:
-        return [*secret_object(), path]
-    if fmt in ENCRYPTED_FORMATS:
-        return [*secret_object(), "--image-opts", image_opts(path, fmt)]
-    return ["-f", fmt, path]
-
-
-def create_options(fmt: str) -> str:
-    """Options a helper adds when creating a *fmt* image, so cases stay format-neutral.
-
-    luks: the secret and a short PBKDF time (the default takes seconds).
-    vpc: ``force_size``, so the virtual size is the one asked for instead of
-    being rounded up to a CHS geometry.
-    """
-    if fmt in ENCRYPTED_FORMATS:
-        return f"key-secret={SECRET_ID},iter-time=10"
-    if fmt == "vpc":
-        return "force_size=on"
-    return ""
-
-
-# --- qemu-io
 
 
 def qemu_io_args(image: str, fmt: str | None, image_opts: bool, extra: Sequence[str]) -> list[str]:
@@ -342,30 +137,24 @@ def qemu_io_args(image: str, fmt: str | None, image_opts: bool, extra: Sequence[
     return [*args, *target[:-1], *extra, target[-1]]
 
 
-def qemu_io(
-    image: str,
+def run_qemu_io(
+    target: str,
     *commands: str,
     fmt: str | None = None,
     image_opts: bool = False,
     extra: Sequence[str] = (),
     quiet: bool = False,
 ) -> ToolResult:
-    """Run qemu-io *commands* (``-c`` each, in order) against *image*.
+    """Run qemu-io *commands* (``-c`` each, in order) against exactly *target*.
 
     :param fmt: the image's format (default: the format under test).
-    :param image_opts: *image* is an ``--image-opts`` string (the helpers'
+    :param image_opts: *target* is an ``--image-opts`` string (the helpers'
         secret object is defined, so ``key-secret=sec0`` works in it).
     """
     cmd_args = [a for c in commands for a in ("-c", c)]
-    if image_opts:
-        return qemu_tool(
-            "qemu-io", [*cmd_args, *qemu_io_args(image, fmt, True, extra)], quiet=quiet
-        )
-    from iotests.lib.protocol import guest_view
-
-    with guest_view(image, case_env().imgfmt if fmt is None else fmt) as (target, target_fmt):
-        args = qemu_io_args(target, target_fmt, False, extra)
-        return qemu_tool("qemu-io", [*cmd_args, *args], quiet=quiet)
+    return qemu_tool(
+        "qemu-io", [*cmd_args, *qemu_io_args(target, fmt, image_opts, extra)], quiet=quiet
+    )
 
 
 class QemuIoSession:
@@ -424,12 +213,12 @@ class QemuIoSession:
         while not buf.endswith(self._PROMPT):
             left = deadline - time.monotonic()
             if left <= 0:
-                raise QemuToolError(self._argv, -1, buf + "\n(no prompt: timed out)")
+                raise ToolError(self._argv, -1, buf + "\n(no prompt: timed out)")
             chunk = self._read(min(left, 1.0))
             if chunk is None:
                 break
             buf += chunk
-        return format_neutral(buf.removesuffix(self._PROMPT).replace(self._PROMPT, ""))
+        return buf.removesuffix(self._PROMPT).replace(self._PROMPT, "")
 
     def cmd(self, line: str) -> str:
         """Run one qemu-io command and return what it printed."""
@@ -457,7 +246,7 @@ def qemu_io_session(
     has completed); the process is ended (stdin closed, then killed if it
     hangs) when the block ends.
 
-    :raises QemuToolError: when qemu-io cannot open the image.
+    :raises ToolError: when qemu-io cannot open the image.
     """
     import pty
 
@@ -475,7 +264,7 @@ def qemu_io_session(
     try:
         opened = session.read_until_prompt()
         if proc.poll() is not None or "can't open" in opened:
-            raise QemuToolError(argv, proc.returncode or 1, opened)
+            raise ToolError(argv, proc.returncode or 1, opened)
         yield session
     finally:
         with contextlib.suppress(BrokenPipeError):

@@ -71,7 +71,7 @@ def test_poked_refcount_is_what_check_reports(tmp_path: Path) -> None:
     _io(img, "write -P 0x33 0 64k")
     host = qcow2.host_offset(str(img), 0)
     assert host is not None
-    from iotests.lib.filebytes import poke_int
+    from iotests.lib.damage import poke_int
 
     poke_int(str(img), qcow2.refcount_entry_offset(str(img), host), 5, 2, quiet=True)
     assert QEMU_IMG is not None

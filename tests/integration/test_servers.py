@@ -19,7 +19,7 @@ from support.project import Project, needs_qemu
 
 from iotests import command
 from iotests.lib import env as lib_env
-from iotests.lib import nbd, qmp, tools
+from iotests.lib import errors, nbd, qmp, tools
 
 pytestmark = [pytest.mark.qemu, needs_qemu]
 
@@ -30,7 +30,7 @@ needs_tools = pytest.mark.skipif(
 
 #: A case body that starts a daemon with an NBD export and a qemu-nbd, then {end}.
 SERVERS = """
-import json, os, time
+import json, time
 from iotests import lib
 img = lib.test_image()
 lib.create(img, "1M", quiet=True)
@@ -40,7 +40,7 @@ with lib.QMPServer("qsd", lib.blockdev_arg(lib.blockdev("n0", img))) as qsd:
     with lib.QMPExport(qsd, "n0", "e", tcp=True, quiet=True) as exp:
         with lib.QemuNBD(other, "raw", tcp=True) as srv:
             state = {{"pids": [qsd.pid, srv.pid], "ports": [exp.port, srv.port]}}
-            open(os.environ["IOTESTS_RESULT_DIR"] + "/servers.json", "w").write(json.dumps(state))
+            (lib.case_env().result_dir / "servers.json").write_text(json.dumps(state))
             {end}
 """
 
@@ -158,7 +158,7 @@ def case_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 @needs_tools
 def test_an_event_that_never_comes_times_out(case_dirs: Path) -> None:
     with qmp.QMPServer("qsd", quiet=True) as server:
-        with pytest.raises(qmp.QMPTimeout, match="NO_SUCH_EVENT"):
+        with pytest.raises(errors.QMPTimeout, match="NO_SUCH_EVENT"):
             server.event_wait("NO_SUCH_EVENT", timeout=0.3)
         assert server.ok("query-jobs", quiet=True) == []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from iotests.lib.chain import merge_extents
+from iotests.lib.extents import merge_extents
 
 
 def ext(

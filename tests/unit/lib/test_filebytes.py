@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from iotests.lib.filebytes import peek, peek_int, poke, poke_int
+from iotests.lib.damage import poke, poke_int
+from iotests.lib.filebytes import peek, peek_int
 
 
 def test_poke_overwrites_in_place(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from iotests.lib.image import merge_ranges
+from iotests.lib.extents import merge_ranges
 
 
 def test_merge_ranges_joins_touching_neighbours() -> None:

@@ -7,7 +7,8 @@ from typing import Any, cast
 import pytest
 
 from iotests.lib import jobs
-from iotests.lib.qmp import QMPServer, QMPTimeout
+from iotests.lib.errors import QMPTimeout
+from iotests.lib.qmp import QMPServer
 
 
 class FakeServer:

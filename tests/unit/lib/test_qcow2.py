@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from iotests.lib import qcow2
+from iotests.lib import damage, qcow2
 
 CS = 4096  # cluster_bits 12 keeps the crafted files small
 
@@ -192,8 +192,8 @@ def test_snapshot_table(tmp_path: Path) -> None:
 
 def test_poke_field_round_trip(tmp_path: Path) -> None:
     path = str(craft(tmp_path))
-    qcow2.poke_field(path, "nb_snapshots", 7, quiet=True)
-    qcow2.poke_field(path, "incompatible_features", qcow2.INCOMPAT_CORRUPT, quiet=True)
+    damage.poke_field(path, "nb_snapshots", 7, quiet=True)
+    damage.poke_field(path, "incompatible_features", qcow2.INCOMPAT_CORRUPT, quiet=True)
     h = qcow2.read_header(path)
     assert h.nb_snapshots == 7
     assert h.corrupt

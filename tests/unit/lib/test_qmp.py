@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from iotests.lib import qmp
+from iotests.lib import errors, qmp
 
 
 def test_qsd_argv_connects_monitor_to_socket() -> None:
@@ -47,5 +47,7 @@ def test_blockdev_spec_names_file_node() -> None:
 
 
 def test_qmp_error_message_uses_desc() -> None:
-    err = qmp.QMPError("blockdev-del", {"error": {"class": "GenericError", "desc": "in use"}})
+    err = errors.QMPCommandError(
+        "blockdev-del", {"error": {"class": "GenericError", "desc": "in use"}}
+    )
     assert str(err) == "blockdev-del: in use"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from iotests.lib.tools import (
+from iotests.lib.names import (
     SECRET_ID,
     create_options,
     image_opts,
@@ -205,7 +205,7 @@ def test_an_expected_signal_excuses_the_death_not_a_report(
 def test_judge_exit_excuses_only_the_signals_sent(
     events: Path, returncode: int, sent: tuple[int, ...], crash: bool
 ) -> None:
-    from iotests.lib.tools import judge_exit
+    from iotests.lib.evidence import judge_exit
 
     assert judge_exit("qemu-nbd", returncode, sent=sent) is crash
     assert bool(recorded(events)) is crash
@@ -215,7 +215,7 @@ def test_outside_the_runner_nothing_is_written(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from iotests.lib.env import case_env
-    from iotests.lib.tools import judge_exit, judge_output
+    from iotests.lib.evidence import judge_exit, judge_output
 
     monkeypatch.delenv("IOTESTS_EVENTS", raising=False)
     monkeypatch.chdir(tmp_path)
@@ -232,7 +232,7 @@ def test_valgrind_logs_are_named_after_the_program(
     events: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from iotests.lib.env import case_env
-    from iotests.lib.tools import wrap
+    from iotests.lib.evidence import wrap
 
     monkeypatch.setenv("IOTESTS_VALGRIND", "1")
     monkeypatch.setenv("IOTESTS_VALGRIND_DIR", str(tmp_path / "vg"))
