@@ -26,9 +26,11 @@ from typing import Any
 
 from iotests.errors import IotestsError, UsageError
 from iotests.exitcodes import ExitCode
+from iotests.runner.results import Status
 
-STATUSES = ("pass", "fail", "timeout", "error", "not run", "interrupted")
-FAILING = frozenset({"fail", "timeout", "error", "interrupted"})
+#: One truth with the runner: every status it can report, and which ones fail a run.
+STATUSES = tuple(s.value for s in Status)
+FAILING = frozenset(s.value for s in Status if s.failed)
 REPORT_VERSION = 1
 
 
