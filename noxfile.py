@@ -225,7 +225,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(tags=["bench"])
 def bench(session: nox.Session) -> None:
-    """Print the runner's figures: per-case overhead and -j1/-j2 wall times."""
+    """Print the runner's figures: per-case overhead, one case warm against upstream's check,
+    -j1/-j2 wall times (-- --rounds N --upstream-tree DIR --skip-suite)."""
     _install(session)
     session.run("python", "benchmarks/runner.py", *session.posargs)
 
