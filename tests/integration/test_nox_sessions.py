@@ -186,3 +186,26 @@ def test_edit_loop_reuses_the_environment_and_skips_the_install(tmp_path: Path) 
     third = one_case()
     assert "pip install -e ." in third.output
     assert json.loads(stamp.read_text()) == recorded
+
+
+def test_the_noxfiles_view_of_the_runners_options_matches_the_runner() -> None:
+    """The refusal reads options the way the runner's parser does; a renamed flag fails here."""
+    import argparse
+    import importlib.util
+
+    from iotests.cli import build_parser
+
+    spec = importlib.util.spec_from_file_location("noxfile_under_test", REPO / "noxfile.py")
+    assert spec is not None
+    assert spec.loader is not None
+    noxfile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(noxfile)
+    [sub] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    run = sub.choices["run"]
+    switches = {
+        s for a in run._actions if a.nargs == 0 for s in a.option_strings if not s.startswith("--")
+    }
+    assert switches == set(noxfile.RUN_SWITCHES)
+    spellings = {s for a in run._actions for s in a.option_strings}
+    for names in noxfile.RUN_OPTIONS.values():
+        assert set(names) <= spellings
