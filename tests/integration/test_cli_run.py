@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -489,3 +490,35 @@ def test_a_golden_for_the_qemu_version_under_test_is_chosen_and_named(project: P
     assert result.returncode == ExitCode.OK, result.stdout
     [entry] = json.loads((project.root / "r.json").read_text())["results"]
     assert entry["expected_file"] == str(project.expected / "030.out.qemu-7.0")
+
+
+def test_paths_relative_to_the_current_directory_work(project: Project) -> None:
+    project.case("031", "# group: quick", WRITE_READ, WRITE_READ_GOLDEN)
+    environ = dict(os.environ, IOTESTS_NO_CACHED_BUILD="1")
+    environ.pop("IOTESTS_CONFIG", None)
+    done = command.run(
+        [
+            sys.executable,
+            "-m",
+            "iotests",
+            "run",
+            "-f",
+            "raw",
+            "--cases-dir",
+            "cases",
+            "--expected-dir",
+            "expected",
+            "--results-dir",
+            "out/results",
+            "--json",
+            "out/r.json",
+        ],
+        env=environ,
+        cwd=project.root,
+        check=False,
+    )
+    assert done.returncode == ExitCode.OK, done.output
+    [entry] = json.loads((project.root / "out" / "r.json").read_text())["results"]
+    assert entry["status"] == "pass"
+    assert entry["expected_file"] == str(project.expected / "031.out")
+    assert (project.root / "out" / "results" / "raw-file").is_dir()
