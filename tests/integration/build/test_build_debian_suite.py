@@ -2,8 +2,9 @@
 
 Opt-in like the other real builds (``-m slow``): several minutes of compile
 on 2 cores, less with a warm ccache. IOTESTS_BUILD_TEST_SUITE names the
-source (default ``debian:sid``; ``debian:sid=1:10.2.2+ds-1`` where a mirror
-serves only an older upload), IOTESTS_BUILD_TEST_CACHE a persistent cache.
+source (default ``debian:sid=1:10.2.2+ds-1``, the newest sid upload the
+mirror CI reaches serves; plain ``debian:sid`` where a mirror serves 11.x),
+IOTESTS_BUILD_TEST_CACHE a persistent cache.
 Besides the build, the test proves the promise the adapter makes: the
 host's apt sources, indexes and package caches are exactly as before.
 """
@@ -42,7 +43,7 @@ def _host_apt_state() -> dict[str, str]:
 @pytest.mark.qemu
 @pytest.mark.timeout(3600)
 def test_tools_profile_from_a_debian_suite(tmp_path: Path, config_file: Path) -> None:
-    spec = os.environ.get("IOTESTS_BUILD_TEST_SUITE", "debian:sid")
+    spec = os.environ.get("IOTESTS_BUILD_TEST_SUITE", "debian:sid=1:10.2.2+ds-1")
     cache = Path(os.environ.get("IOTESTS_BUILD_TEST_CACHE") or tmp_path / "cache")
     config_file.write_text(f"build:\n  cache_dir: {cache}\n")
     before = _host_apt_state()
