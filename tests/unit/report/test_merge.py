@@ -74,7 +74,10 @@ def test_counts_per_format_and_protocol(reports: list[Path]) -> None:
 def test_markdown_has_table_and_failures_with_diffs(reports: list[Path]) -> None:
     text = markdown(merge(reports))
     assert "| qcow2 | 1 | 1 | 0 | 1 | 0 | 0 | 0 | 0 | 3 |" in text
-    assert "| **all** | **3** | **1** | **1** | **1** | **0** | **0** | **0** | **0** | **6** |" in text
+    assert (
+        "| **all** | **3** | **1** | **1** | **1** | **0** | **0** | **0** | **0** | **6** |"
+        in text
+    )
     assert "### 002 (qcow2): fail" in text
     assert "```diff\n" + DIFF.rstrip() + "\n```" in text
     assert "### 004 (raw): timeout" in text
