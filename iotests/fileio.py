@@ -36,9 +36,20 @@ def atomic_write(path: Path, text: str, *, mode: int = 0o644) -> None:
 
 
 def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+    """The process's umask, read without changing it.
+
+    os.umask can only be read by setting it: for that instant every other
+    thread of the runner would create its files with no umask at all.
+    Linux reports it in /proc/self/status; elsewhere assume the usual 022.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 @contextlib.contextmanager
