@@ -179,8 +179,9 @@ def execute(
     try:
         return _execute(case, settings, binaries_env, suite, stop, last_duration, echo, environ)
     except OSError as exc:
-        results = str(settings.results_dir.resolve())
-        if str(exc.filename or "").startswith(results) or exc.errno in _DISK_ERRNOS:
+        results = settings.results_dir.resolve()
+        where = Path(os.fsdecode(exc.filename)) if exc.filename else None
+        if (where is not None and where.is_relative_to(results)) or exc.errno in _DISK_ERRNOS:
             raise ResultsDirError.of(exc) from exc
         raise
 
