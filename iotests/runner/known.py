@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +182,7 @@ class Judge:
     entries: Sequence[KnownFailure]
     flavour: str = ""
     qemu: Version | None = None
-    today: dt.date = dt.date.today()  # noqa: RUF009 - fixed once per run, on purpose
+    today: dt.date = field(default_factory=dt.date.today)
 
     def __call__(self, result: CaseResult) -> CaseResult:
         entry = self.match(result)
