@@ -39,6 +39,7 @@ _TOP_KEYS = {
     "gpg_fingerprint",
     "cache_dir",
     "debian_mirror",
+    "python_index",
     "profiles",
 }
 _PROFILE_KEYS = {"description", "configure", "versioned", "binaries", "needs"}
@@ -57,6 +58,8 @@ class BuildConfig:
     profiles: Mapping[str, Profile]
     #: The archive ``--source debian:SUITE`` reads its source index from.
     debian_mirror: str = "http://deb.debian.org/debian"
+    #: The package index (PEP 691 JSON simple API) wheels configure needs come from.
+    python_index: str = "https://pypi.org/simple"
 
     def profile(self, name: str) -> Profile:
         """The profile called *name*.
@@ -197,6 +200,11 @@ def _validate(raw: Mapping[str, Any], source: str) -> BuildConfig:
         raise ConfigError(
             source, "build.debian_mirror", f"expected an http(s):// or file: URL, got {mirror!r}"
         )
+    index = _string(raw.get("python_index"), source, "build.python_index").rstrip("/")
+    if not index.startswith(("http://", "https://")):
+        raise ConfigError(
+            source, "build.python_index", f"expected an http(s):// URL, got {index!r}"
+        )
     profiles_raw = raw.get("profiles")
     if not isinstance(profiles_raw, dict) or not profiles_raw:
         raise ConfigError(source, "build.profiles", "expected a mapping of name -> profile")
@@ -213,6 +221,7 @@ def _validate(raw: Mapping[str, Any], source: str) -> BuildConfig:
         cache_dir=cache_dir,
         profiles=profiles,
         debian_mirror=mirror,
+        python_index=index,
     )
 
 

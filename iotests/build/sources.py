@@ -18,7 +18,6 @@ import os
 import pwd
 import re
 import shutil
-import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from pathlib import Path
 from rich.console import Console
 
 from iotests import command
-from iotests.build import fetch, verify
+from iotests.build import fetch, verify, wheels
 from iotests.build.cache import Cache
 from iotests.build.config import BuildConfig
 from iotests.build.extract import safe_extract, top_directory
@@ -645,44 +644,32 @@ def missing_device_trees(tree: Path) -> list[str]:
 def restore_wheels(ctx: Context, tree: Path) -> None:
     """Put back the wheels configure needs that Debian stripped from *tree*.
 
-    Fetched once from PyPI (pip's configured index) into downloads/wheels/
-    and copied into the toolkit's own extracted tree, which is never a
-    user's: configure then installs them offline, as from a release tarball.
+    Fetched once from the package index (``build.python_index``) into
+    downloads/wheels/, without pip (see :mod:`iotests.build.wheels`), and
+    copied into the toolkit's own extracted tree, which is never a user's:
+    configure then installs them offline, as from a release tarball.
 
-    :raises BuildError: offline without them cached, or when pip fails.
+    :raises BuildError: offline without them cached, or when a fetch fails.
     """
     wanted = wanted_wheels(tree)
     if not wanted:
         return
     folder = ctx.cache.downloads / "wheels"
     folder.mkdir(parents=True, exist_ok=True)
-
-    def cached(requirement: str) -> list[Path]:
-        name, version = requirement.split("==")
-        return sorted(folder.glob(f"{name.replace('-', '_')}-{version}-*.whl"))
-
-    missing = [r for r in wanted if not cached(r)]
-    if missing:
-        if ctx.offline:
-            raise BuildError(f"offline: wheels {', '.join(missing)} are not in {folder}")
-        ctx.console.print(f"pip download {' '.join(missing)} (stripped from Debian's tarball)")
-        try:
-            command.run(
-                [
-                    sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
-                    "-q", "--no-deps", "--only-binary=:all:", "-d", str(folder), *missing,
-                ],
-                timeout=600,
-            )  # fmt: skip
-        except CommandError as exc:
-            raise BuildError(f"could not fetch the wheels configure needs: {exc}") from exc
     (tree / "python" / "wheels").mkdir(parents=True, exist_ok=True)
     for requirement in wanted:
-        found = cached(requirement)
-        if not found:
-            raise BuildError(f"pip download left no wheel for {requirement} in {folder}")
-        target = tree / "python" / "wheels" / found[-1].name
-        shutil.copyfile(found[-1], target.with_name(target.name + ".part"))
+        name, version = requirement.split("==")
+        if not list(folder.glob(f"{wheels.wheel_stem(name, version)}*.whl")):
+            ctx.console.print(f"fetching wheel {requirement} (stripped from Debian's tarball)")
+        try:
+            found = wheels.fetch_wheel(
+                name, version, folder, index_url=ctx.config.python_index, offline=ctx.offline,
+                console=ctx.console, show_progress=ctx.show_progress,
+            )  # fmt: skip
+        except BuildError as exc:
+            raise BuildError(f"could not fetch the wheels configure needs: {exc}") from exc
+        target = tree / "python" / "wheels" / found.name
+        shutil.copyfile(found, target.with_name(target.name + ".part"))
         os.replace(target.with_name(target.name + ".part"), target)
 
 

@@ -1,20 +1,24 @@
 """iotests.build.sources: ``debian:SUITE`` through a private apt index, with a fake apt.
 
-The fake stands in for apt-get and apt-cache (and pip) only; ``dpkg
---compare-versions`` and everything else still runs for real. Each test
-checks what apt was asked, and that no argument points apt at the host's
-own sources, lists or caches.
+The fake stands in for apt-get and apt-cache only; ``dpkg
+--compare-versions`` and everything else still runs for real, and the
+wheels come from a real PEP 691 index on loopback (pip is never run: the
+toolkit's interpreter may have none). Each test checks what apt was asked,
+and that no argument points apt at the host's own sources, lists or caches.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import lzma
 import shutil
 import tarfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -66,7 +70,7 @@ def _orig_tarball(version: str) -> bytes:
 
 @dataclass
 class FakeApt:
-    """apt-get, apt-cache and pip as a mirror listing *records* would answer them."""
+    """apt-get and apt-cache as a mirror listing *records* would answer them."""
 
     #: Debian version -> .orig tarball bytes; None: listed but not on the mirror.
     uploads: dict[str, bytes | None]
@@ -86,7 +90,8 @@ class FakeApt:
 
     def __call__(self, argv: list[str], **kwargs: object) -> command.Completed:
         tool = Path(argv[0]).name
-        if tool not in ("apt-get", "apt-cache") and argv[1:3] != ["-m", "pip"]:
+        assert "pip" not in argv[1:3], f"pip was run: {argv}"
+        if tool not in ("apt-get", "apt-cache"):
             return real_runner(argv, **kwargs)
         self.calls.append(tuple(argv))
         verb = [a for a in argv[1:] if not a.startswith("-") and "::" not in a]
@@ -105,12 +110,6 @@ class FakeApt:
             cwd = Path(str(kwargs["cwd"]))
             (cwd / f"qemu_{upstream}.orig.tar.xz").write_bytes(data)
             return command.Completed(tuple(argv), 0, "", "")
-        if argv[1:4] == ["-m", "pip", "download"]:
-            folder = Path(argv[argv.index("-d") + 1])
-            for requirement in argv[argv.index("-d") + 2 :]:
-                name, version = requirement.split("==")
-                (folder / f"{name}-{version}-py3-none-any.whl").write_bytes(b"wheel")
-            return command.Completed(tuple(argv), 0, "", "")
         raise AssertionError(f"unexpected command {argv}")
 
 
@@ -118,12 +117,78 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@dataclass
+class Index:
+    """A PEP 691 simple index on loopback: project -> {wheel file name: bytes}."""
+
+    url: str
+    projects: dict[str, dict[str, bytes]]
+    #: sha256 the index lists for a file, when it should lie about one.
+    lies: dict[str, str] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+
+
 @pytest.fixture
-def config(tmp_path: Path) -> BuildConfig:
+def index() -> Iterator[Index]:
+    state = Index("", {})
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            state.requests.append(self.path)
+            parts = [p for p in self.path.split("/") if p]
+            body, kind = b"", "application/octet-stream"
+            if len(parts) == 2 and parts[0] == "simple" and parts[1] in state.projects:
+                files = [
+                    {
+                        "filename": name,
+                        "url": f"/files/{parts[1]}/{name}",
+                        "hashes": {"sha256": state.lies.get(name, _sha256(data))},
+                    }
+                    for name, data in state.projects[parts[1]].items()
+                ]
+                body, kind = (
+                    json.dumps({"files": files}).encode(),
+                    "application/vnd.pypi.simple.v1+json",
+                )
+            elif len(parts) == 3 and parts[0] == "files":
+                body = state.projects.get(parts[1], {}).get(parts[2], b"")
+            if not body:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/simple"
+    state.projects = {
+        "meson": {
+            "meson-1.9.0.tar.gz": b"sdist",
+            "meson-1.9.0-py3-none-any.whl": b"meson wheel",
+            "meson-1.8.0-py3-none-any.whl": b"older",
+        },
+        "pycotap": {"pycotap-1.3.1-py3-none-any.whl": b"pycotap wheel"},
+    }
+    yield state
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def config(tmp_path: Path, index: Index) -> BuildConfig:
     path = tmp_path / "iotests.yaml"
     path.write_text(
         f"build:\n  cache_dir: {tmp_path / 'cache'}\n"
         "  debian_mirror: http://mirror.invalid/debian/\n"
+        f"  python_index: {index.url}/\n"
     )
     return load_build_config(path)
 
@@ -232,7 +297,7 @@ def test_pinned_version(config: BuildConfig, fake_apt: Callable[..., FakeApt]) -
 
 @pytest.mark.usefixtures("dtc")
 def test_prepare_downloads_verifies_and_restores_wheels(
-    tmp_path: Path, config: BuildConfig, fake_apt: Callable[..., FakeApt]
+    tmp_path: Path, config: BuildConfig, fake_apt: Callable[..., FakeApt], index: Index
 ) -> None:
     fake = fake_apt({"1:10.2.2+ds-1": _orig_tarball("10.2.2")})
     source = parse_source("debian:sid", config)
@@ -243,14 +308,48 @@ def test_prepare_downloads_verifies_and_restores_wheels(
     assert download
     assert download[0][-1] == "qemu=1:10.2.2+ds-1"
     assert "Dir::State::Lists=" + str(config.cache_dir / "apt" / "sid" / "lists") in download[0]
-    wheels = sorted(p.name for p in (prepared.tree / "python" / "wheels").iterdir())
-    assert wheels == ["meson-1.9.0-py3-none-any.whl", "pycotap-1.3.1-py3-none-any.whl"]
+    wheels = {p.name: p.read_bytes() for p in (prepared.tree / "python" / "wheels").iterdir()}
+    assert wheels == {
+        "meson-1.9.0-py3-none-any.whl": b"meson wheel",
+        "pycotap-1.3.1-py3-none-any.whl": b"pycotap wheel",
+    }
 
     # Again, in a fresh cache of sources only: the downloads (tarball, wheels) are reused.
     fake.calls.clear()
+    index.requests.clear()
     shutil.rmtree(config.cache_dir / "sources")
     parse_source("debian:sid", config).prepare(ctx)
-    assert [c for c in fake.calls if "source" in c or "pip" in c] == []
+    assert [c for c in fake.calls if "source" in c] == []
+    assert index.requests == []
+
+
+@pytest.mark.usefixtures("dtc")
+@pytest.mark.parametrize(
+    ("fault", "problem"),
+    [
+        ("lie", r"pycotap-1.3.1-py3-none-any.whl: SHA-256 [0-9a-f]{64} is not the index's 0{64}"),
+        ("no-wheel", r"the package index has no pure-Python wheel of pycotap 1.3.1"),
+        ("no-project", r"/simple/pycotap/: the package index has no project pycotap \(HTTP 404\)"),
+    ],
+)
+def test_a_bad_wheel_index_is_one_line_and_leaves_no_wheel(
+    config: BuildConfig, fake_apt: Callable[..., FakeApt], index: Index, fault: str, problem: str
+) -> None:
+    fake_apt({"1:10.2.2+ds-1": _orig_tarball("10.2.2")})
+    if fault == "lie":
+        index.lies["pycotap-1.3.1-py3-none-any.whl"] = "0" * 64
+    elif fault == "no-wheel":
+        index.projects["pycotap"] = {"pycotap-1.3.1.tar.gz": b"sdist only"}
+    else:
+        del index.projects["pycotap"]
+    ctx = Context(cache=Cache(config.cache_dir), config=config, console=Console(file=io.StringIO()))
+    with pytest.raises(
+        BuildError, match=r"could not fetch the wheels configure needs: .*" + problem
+    ) as err:
+        parse_source("debian:sid", config).prepare(ctx)
+    assert "\n" not in str(err.value)
+    folder = config.cache_dir / "downloads" / "wheels"
+    assert not list(folder.glob("pycotap*")), "a wheel that was not proven stayed in the cache"
 
 
 def test_vanished_upload_says_how_to_refresh(
