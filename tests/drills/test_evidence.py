@@ -9,7 +9,6 @@ output matches its golden every time: only the evidence can fail it.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import textwrap
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.leftovers import processes_mentioning
 from support.project import Project, make_project, needs_qemu
 
 from iotests import command
@@ -102,22 +102,6 @@ class Verdict:
     reason: str
     returncode: int
     stdout: str
-
-
-def processes_mentioning(text: str) -> list[str]:
-    """Command lines of live, non-zombie processes that mention *text*."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
-        except OSError:
-            continue
-        if text in cmdline and state not in ("Z", "X"):
-            found.append(cmdline)
-    return found
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from support.cases import WRITE_READ, WRITE_READ_GOLDEN
 from support.project import Project, needs_qemu
 
 from iotests import command
@@ -18,22 +19,6 @@ from iotests.exitcodes import ExitCode
 from iotests.runner import reaper
 
 pytestmark = [pytest.mark.qemu, needs_qemu]
-
-WRITE_READ = """
-from iotests import lib
-img = lib.test_image()
-lib.create(img, "1M")
-lib.qemu_io(img, "write -P 0x5a 0 4k", "read -P 0x5a 0 4k")
-lib.check_image(img)
-"""
-WRITE_READ_GOLDEN = """
-Formatting 'TEST_DIR/t.img', fmt=IMGFMT size=1048576
-wrote 4096/4096 bytes at offset 0
-4 KiB, 1 ops; XX:XX:XX.X (XXX YYY/sec and XXX ops/sec)
-read 4096/4096 bytes at offset 0
-4 KiB, 1 ops; XX:XX:XX.X (XXX YYY/sec and XXX ops/sec)
-check: clean
-"""
 
 
 def qemu_processes_under(path: Path) -> list[str]:
@@ -279,6 +264,11 @@ def test_reaper_finds_only_tokened_processes() -> None:
     env = dict(os.environ, **{reaper.TOKEN_VARIABLE: token})
     proc = command.spawn(["sleep", "60"], env=env)
     try:
+        # Until it has exec'd, the forked child's /proc environ is still ours, without the token.
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{proc.pid}/comm").read_text().strip() != "sleep":
+            assert time.monotonic() < deadline, "sleep never started"
+            time.sleep(0.01)
         found = reaper.find(token)
         assert [p.pid for p in found] == [proc.pid]
         assert reaper.find("u" * 32) == []

@@ -16,6 +16,7 @@ from typing import Any
 import junitparser
 import pytest
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type hints
+from support.cases import WRITE_READ, WRITE_READ_GOLDEN
 from support.project import Project, make_project, needs_qemu
 
 import iotests
@@ -26,21 +27,6 @@ pytestmark = [pytest.mark.qemu, needs_qemu]
 
 SCHEMA = Path(__file__).parents[1] / "data" / "junit.xsd"
 
-WRITE_READ = """
-from iotests import lib
-img = lib.test_image()
-lib.create(img, "1M")
-lib.qemu_io(img, "write -P 0x5a 0 4k", "read -P 0x5a 0 4k")
-lib.check_image(img)
-"""
-WRITE_READ_GOLDEN = """
-Formatting 'TEST_DIR/t.img', fmt=IMGFMT size=1048576
-wrote 4096/4096 bytes at offset 0
-4 KiB, 1 ops; XX:XX:XX.X (XXX YYY/sec and XXX ops/sec)
-read 4096/4096 bytes at offset 0
-4 KiB, 1 ops; XX:XX:XX.X (XXX YYY/sec and XXX ops/sec)
-check: clean
-"""
 # The golden expects 8 KiB written; the case prints a terminal escape, as a
 # coloured tool would, which XML 1.0 cannot carry as it is.
 FAILING = WRITE_READ + 'print("\\x1b[1mdone\\x1b[0m")\n'
