@@ -16,6 +16,7 @@ is ``1`` when true and absent when false; an absent path is None.
 from __future__ import annotations
 
 import dataclasses
+import signal
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,11 @@ from iotests.env.binaries import ROLES
 
 #: The key of a field's metadata that names its variable.
 _VARIABLE = "variable"
+
+#: The signal a hang record sends a case's Python process for its threads' stacks
+#: (answered by :mod:`faulthandler` where the case library registered it, see
+#: :func:`iotests.lib.evidence.answer_stack_requests`).
+STACK_SIGNAL = signal.SIGUSR2
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,9 @@ class CaseEnvironment:
     misalign: bool = field(default=False, metadata={_VARIABLE: "IOTESTS_MISALIGN"})
     valgrind: bool = field(default=False, metadata={_VARIABLE: "IOTESTS_VALGRIND"})
     valgrind_dir: Path | None = field(default=None, metadata={_VARIABLE: "IOTESTS_VALGRIND_DIR"})
+    #: Where each Python process of the case keeps ``PID.txt`` open for its stacks
+    #: (written on :data:`STACK_SIGNAL`); unset, no stacks are kept.
+    stacks_dir: Path | None = field(default=None, metadata={_VARIABLE: "IOTESTS_STACKS_DIR"})
     #: Path per role (``qemu-img``, ``qsd``, ...) for the binaries the run found.
     progs: Mapping[str, str] = field(default_factory=dict)
 

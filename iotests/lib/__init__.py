@@ -59,6 +59,7 @@ judges output exactly as the runner does).
 """
 
 from iotests.lib import craft, crypt, qcow2
+from iotests.lib import evidence as _evidence
 from iotests.lib.backup import bitmap_extents, copy_extents, log_extents
 from iotests.lib.chain import backing_chain, log_map, map_extents, snapshot
 from iotests.lib.damage import poke, poke_field, poke_int
@@ -117,6 +118,9 @@ from iotests.lib.patterns import Region, parse_size, verify, write
 from iotests.lib.protocol import guest_io, qemu_io, release_guest
 from iotests.lib.qmp import QMPServer, blockdev, blockdev_arg, drop_keys, log_bitmaps, qsd
 from iotests.lib.tools import QemuIoSession, ToolResult, qemu_img, qemu_io_session, qemu_tool
+
+# A case that hangs can say where: its Python stacks go into the runner's hang record.
+_evidence.answer_stack_requests()
 
 #: Old names, kept for the cases written before the error tree existed.
 QemuToolError = ToolError

@@ -11,12 +11,41 @@ valgrind with its own log, which the runner judges the same way.
 from __future__ import annotations
 
 import atexit
+import faulthandler
 import json
+import os
 import signal
 from collections.abc import Collection, Mapping
 from typing import Protocol
 
+from iotests.contract import STACK_SIGNAL
 from iotests.lib.env import case_env
+
+#: The open ``PID.txt`` faulthandler writes this process's stacks into.
+_stack_file: list[object] = []
+
+
+def answer_stack_requests() -> None:
+    """Let a hang record ask this Python process where its threads are.
+
+    Under the runner (the contract names a stacks directory), ``PID.txt``
+    is opened there and :mod:`faulthandler` writes every thread's Python
+    stack into it on :data:`~iotests.contract.STACK_SIGNAL`, from its
+    signal handler: it answers while the case is blocked in a wait or a
+    read, needs no debugger and no debug symbols. The hang record sends
+    that signal only to processes that catch it. Outside the runner,
+    nothing happens; a directory that cannot be written only loses the stacks.
+    """
+    folder = case_env().stacks_dir
+    if folder is None or _stack_file:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        sink = open(folder / f"{os.getpid()}.txt", "w")  # noqa: SIM115 - open for the process's life
+    except OSError:
+        return
+    faulthandler.register(STACK_SIGNAL, file=sink, all_threads=True, chain=False)
+    _stack_file.append(sink)
 
 
 def wrap(argv: list[str]) -> list[str]:

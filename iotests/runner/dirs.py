@@ -39,6 +39,11 @@ class CaseDirs:
     def valgrind_dir(self) -> Path:
         return self.result / "valgrind"
 
+    @property
+    def stacks_dir(self) -> Path:
+        """Where the case's Python processes answer a hang record (gone after the case)."""
+        return self.result / "stacks"
+
 
 def socket_base() -> Path:
     return Path("/tmp") if os.path.isdir("/tmp") else Path(tempfile.gettempdir())

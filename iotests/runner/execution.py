@@ -70,6 +70,7 @@ class Suite:
             misalign=settings.misalign,
             valgrind=settings.valgrind,
             valgrind_dir=dirs.valgrind_dir if settings.valgrind else None,
+            stacks_dir=dirs.stacks_dir,
         )
         env.update(contract.to_environ())
         env.update(PYTHONUNBUFFERED="1", **bytecode_environment(settings))

@@ -12,7 +12,12 @@ what it is doing, and writes the answers to ``hang.txt`` (for people) and
 - for a QEMU process with a listening QMP monitor: the block jobs and nodes
   it has (``query-jobs``, ``query-block-jobs``, ``query-named-block-nodes``),
   which name the job a case waits for in vain;
-- a backtrace of all threads from gdb (or eu-stack), when one is installed.
+- for a Python process of the case library (the case itself, its
+  helpers): every thread's Python stack, which :mod:`faulthandler` writes
+  on :data:`~iotests.contract.STACK_SIGNAL` (the line the case is stuck
+  at, on any machine: no debugger, no debug symbols);
+- a backtrace of all threads from gdb (or eu-stack), when one is installed;
+  gdb's ``py-bt`` too where the interpreter ships its gdb script.
 
 A record must never turn one timeout into two, nor a hang into a crash of
 the runner: it has a total time budget, each monitor and each debugger its
@@ -34,12 +39,13 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from iotests import command
+from iotests.contract import STACK_SIGNAL
 from iotests.errors import CommandError
 from iotests.runner.reaper import Leftover
 
@@ -47,6 +53,8 @@ from iotests.runner.reaper import Leftover
 TOTAL_SECONDS = 20.0
 MONITOR_SECONDS = 3.0
 DEBUGGER_SECONDS = 5.0
+#: Seconds the Python processes asked for their stacks have to write them.
+STACK_SECONDS = 2.0
 #: What a QEMU monitor is asked, in this order.
 QUERIES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("query-jobs", {}),
@@ -102,6 +110,8 @@ class ProcessState:
     backtrace: Backtrace | None = None
     #: What could not be recorded, and why.
     notes: list[str] = field(default_factory=list)
+    #: Every thread's Python stack, as faulthandler wrote it (Python processes only).
+    python_stack: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +139,14 @@ def parse_status(text: str) -> dict[str, str]:
         if sep:
             fields[key.strip()] = value.strip()
     return fields
+
+
+def catches(status: Mapping[str, str], number: int) -> bool:
+    """Whether ``/proc/PID/status`` (parsed) says the process has a handler for signal *number*."""
+    try:
+        return bool(int(status.get("SigCgt", "0"), 16) >> (number - 1) & 1)
+    except ValueError:
+        return False
 
 
 def parse_stat_state(text: str) -> str:
@@ -390,6 +408,45 @@ def _why(exc: BaseException) -> str:
 # --- debuggers -----------------------------------------------------------------------------
 
 
+def ask_python_stacks(
+    processes: Sequence[ProcessState], folder: Path, seconds: float, proc: Path = Path("/proc")
+) -> dict[int, str | None]:
+    """Each Python process's stacks, written into *folder*/PID.txt on STACK_SIGNAL.
+
+    Only a process that opened that file and catches the signal is sent it
+    (for any other the signal would be fatal); all are asked at once, then
+    given *seconds* together. An answer is complete once its file stops
+    growing (faulthandler writes it in one go, from its signal handler);
+    None for a process that wrote nothing.
+    """
+    asked: dict[int, tuple[Path, int]] = {}
+    for state in processes:
+        path = folder / f"{state.pid}.txt"
+        status = _read(proc / str(state.pid) / "status")
+        if status is None or not path.is_file() or not catches(parse_status(status), STACK_SIGNAL):
+            continue
+        with contextlib.suppress(OSError):
+            start = path.stat().st_size
+            os.kill(state.pid, STACK_SIGNAL)
+            asked[state.pid] = (path, start)
+    seen: dict[int, str] = {}
+    answers: dict[int, str | None] = {}
+    deadline = time.monotonic() + seconds
+    while asked:
+        time.sleep(0.05)
+        for pid, (path, start) in list(asked.items()):
+            text = (_read(path) or "")[start:]
+            if text.strip() and text == seen.get(pid):
+                answers[pid] = text.strip()[:_MAX_TEXT]
+                del asked[pid]
+            seen[pid] = text
+        if time.monotonic() >= deadline:
+            break
+    for pid in asked:
+        answers[pid] = seen.get(pid, "").strip()[:_MAX_TEXT] or None
+    return answers
+
+
 def debugger_argv(pid: int, python_home: str | None = None) -> list[str] | None:
     """How to get a backtrace of all of *pid*'s threads here: gdb, else eu-stack, else None.
 
@@ -403,13 +460,35 @@ def debugger_argv(pid: int, python_home: str | None = None) -> list[str] | None:
         if python_home is not None:
             argv += ["-iex", f"add-auto-load-safe-path {python_home}"]
         argv += ["-ex", "set pagination off", "-ex", "thread apply all bt"]
-        if python_home is not None:
+        if python_home is not None and has_gdb_script(pid):
             argv += ["-ex", "thread apply all py-bt"]
         return [*argv, "-p", str(pid)]
     stack = command.which("eu-stack")
     if stack is not None:
         return [stack, "-p", str(pid)]
     return None
+
+
+def has_gdb_script(pid: int, proc: Path = Path("/proc")) -> bool:
+    """Whether gdb can load ``py-bt`` for *pid*'s interpreter.
+
+    gdb auto-loads ``EXE-gdb.py`` (or ``LIBPYTHON-gdb.py``) from beside the
+    file or from its auto-load directory: a source build and pyenv install
+    one, Debian's python3.X-dbg package the other. Without one, ``py-bt``
+    is an undefined command that would end gdb with status 1.
+    """
+    try:
+        exe = os.path.realpath(os.readlink(proc / str(pid) / "exe"))
+    except OSError:
+        return False
+    objects = [exe]
+    maps = _read(proc / str(pid) / "maps") or ""
+    objects += sorted({line.split()[-1] for line in maps.splitlines() if "libpython" in line})
+    for path in objects:
+        for script in (f"{path}-gdb.py", f"/usr/share/gdb/auto-load{path}-gdb.py"):
+            if os.path.isfile(script):
+                return True
+    return False
 
 
 def python_home(pid: int, proc: Path = Path("/proc")) -> str | None:
@@ -471,6 +550,7 @@ def build(
     debugger_seconds: float = DEBUGGER_SECONDS,
     stopping: Callable[[], bool] = lambda: False,
     proc: Path = Path("/proc"),
+    stacks_dir: Path | None = None,
 ) -> HangRecord:
     """Ask every process *scan* finds what it is doing, within *budget* seconds; never raises."""
     start = time.monotonic()
@@ -499,6 +579,15 @@ def build(
                     state.notes.append(f"monitor {path} not asked: {_spent(stopping, budget)}")
                     continue
                 state.monitors.append(query_monitor(path, seconds))
+        # Python stacks next, while nothing is attached: a stopped tracee cannot answer.
+        seconds = left.grant(STACK_SECONDS)
+        if stacks_dir is not None and seconds > 0:
+            stacks = ask_python_stacks(processes, stacks_dir, seconds, proc)
+            for i, state in enumerate(processes):
+                if state.pid in stacks:
+                    processes[i] = replace(state, python_stack=stacks[state.pid])
+                    if stacks[state.pid] is None:
+                        state.notes.append(f"no Python stack: it did not answer in {seconds:g}s")
         for i, state in enumerate(processes):
             if state.state is None or state.state.startswith(("Z", "X")):
                 continue
@@ -544,6 +633,9 @@ def render(record: HangRecord) -> str:
                 lines.append(f"      {name}: {json.dumps(answer, sort_keys=True)}")
             if m.error is not None:
                 lines.append(f"      {m.error}")
+        if p.python_stack is not None:
+            lines.append("   Python stack (faulthandler):")
+            lines += [f"      {line}" for line in p.python_stack.splitlines()]
         if p.backtrace is not None:
             lines.append(f"   backtrace ({p.backtrace.tool}):")
             lines += [f"      {line}" for line in p.backtrace.text.splitlines()]
@@ -558,12 +650,13 @@ def record(
     *,
     budget: float = TOTAL_SECONDS,
     stopping: Callable[[], bool] = lambda: False,
+    stacks_dir: Path | None = None,
 ) -> Path | None:
     """Write ``hang.txt`` and ``hang.json`` into *result_dir*: the text's path, or None.
 
     None only when the files cannot be written; nothing raises.
     """
-    data = build(scan, reason, budget=budget, stopping=stopping)
+    data = build(scan, reason, budget=budget, stopping=stopping, stacks_dir=stacks_dir)
     try:
         text = render(data)
     except Exception as exc:  # the JSON record is still worth writing

@@ -86,6 +86,7 @@ def run_process(
                     dirs.result,
                     f"timed out after {timeout:g}s",
                     stopping=stop.is_set,
+                    stacks_dir=dirs.stacks_dir,
                 )
                 hang_file = None if recorded is None else str(recorded)
                 proc.kill_group()
@@ -96,6 +97,8 @@ def run_process(
                 proc.kill_group()
             if not processes.done:
                 processes.kill_leftovers()
+            # Only a hang record reads the stacks, and it has: nothing of them is kept.
+            shutil.rmtree(dirs.stacks_dir, ignore_errors=True)
             pump.join(timeout=5)
             # Closing under a reader still blocked (a writer no net found) would hang.
             if not pump.is_alive():

@@ -40,6 +40,7 @@ HUNG_BACKUP = """
 import json, os, subprocess, time
 from pathlib import Path
 from qemu.qmp.legacy import QEMUMonitorProtocol
+import iotests.lib  # as every case does: the library answers a hang record with its stacks
 
 test_dir, sock_dir = os.environ["TEST_DIR"], os.environ["SOCK_DIR"]
 src, dst = os.path.join(test_dir, "src.qcow2"), os.path.join(test_dir, "dst.qcow2")
@@ -129,12 +130,14 @@ def test_a_hung_block_job_is_recorded_before_the_kill(tmp_path: Path) -> None:
             assert "Thread 1 " in entry["backtrace"]["text"]
     if command.which("gdb") is not None:
         assert "ppoll" in held["backtrace"]["text"]  # QEMU's main loop, waiting
-        # py-bt: the line of the case the Python process is stuck at.
-        assert (
-            f'File "{project.cases / "001"}", line ' in by_pid[given["case"]]["backtrace"]["text"]
-        )
+    # The line of the case the Python process is stuck at, from faulthandler: on any machine.
+    case_stack = by_pid[given["case"]]["python_stack"]
+    assert f'File "{project.cases / "001"}", line ' in case_stack
+    assert (held["python_stack"], plain["python_stack"]) == (None, None)
+    assert not (project.results / "raw-file" / "001" / "stacks").exists()
 
     text = hang_txt.read_text()
+    assert "   Python stack (faulthandler):" in text
     assert f"== pid {given['held']} qemu-storage-da: S (sleeping)" in text
     assert '"id": "stuck-backup"' in text
 

@@ -64,6 +64,7 @@ def test_the_library_reads_what_the_runner_exports(tmp_path: Path, valgrind: boo
         misalign=True,
         valgrind=valgrind,
         valgrind_dir=dirs.valgrind_dir if valgrind else None,
+        stacks_dir=dirs.stacks_dir,
         progs={"qemu-img": "/b/qemu-img", "qsd": "/b/qsd"},
     )
 
@@ -81,6 +82,7 @@ def test_a_round_trip_keeps_every_field(tmp_path: Path) -> None:
         misalign=True,
         valgrind=True,
         valgrind_dir=tmp_path / "v",
+        stacks_dir=tmp_path / "st",
         progs={r.name: f"/b/{r.program}" for r in ROLES},
     )
     assert CaseEnvironment.from_environ(full.to_environ()) == full

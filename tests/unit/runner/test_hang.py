@@ -396,12 +396,61 @@ def test_gdb_gives_every_thread_and_the_python_stack(
     )
     time.sleep(0.3)
     trace, note = hang.backtrace(proc.pid, 10)
-    assert note is None
+    assert note is None  # with or without py-bt: gdb is not asked for a command it lacks
     assert trace is not None
     assert trace.tool == "gdb"
     assert "Thread 1 " in trace.text
-    assert "stuck_here" in trace.text  # py-bt: the Python frame the process sleeps in
+    if hang.has_gdb_script(proc.pid):
+        assert "stuck_here" in trace.text  # py-bt: the Python frame the process sleeps in
+    else:
+        assert "py-bt" not in trace.text
     assert proc.poll() is None  # gdb detached: the process runs on
+
+
+STUCK_CASE = """
+import threading, time
+from iotests import lib
+def worker_waits():
+    time.sleep(600)
+threading.Thread(target=worker_waits, daemon=True).start()
+def stuck_here():
+    print("ready", flush=True)
+    time.sleep(600)
+stuck_here()
+"""
+
+
+def test_python_stacks_come_from_faulthandler_without_a_debugger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spawned: Callable[..., command.Process]
+) -> None:
+    folder = tmp_path / "stacks"
+    monkeypatch.setenv("IOTESTS_STACKS_DIR", str(folder))
+    case = spawned([sys.executable, "-c", STUCK_CASE])
+    # A Python process that never registered: it must not be sent the (fatal) signal.
+    bystander = spawned(
+        [sys.executable, "-c", "print('ready', flush=True)\nimport time\ntime.sleep(600)"]
+    )
+    for proc in (case, bystander):
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"ready\n"
+    (folder / f"{bystander.pid}.txt").write_text("")  # even with a file of its pid there
+    states = [hang.read_process(p.pid, "python") for p in (case, bystander)]
+    answers = hang.ask_python_stacks(states, folder, 5)
+    assert list(answers) == [case.pid]
+    stack = answers[case.pid]
+    assert stack is not None
+    assert "line 9 in stuck_here" in stack
+    assert "line 5 in worker_waits" in stack
+    assert stack.count("(most recent call first)") == 2  # every thread
+    assert (case.poll(), bystander.poll()) == (None, None)  # asked, not killed
+    # Asked again: only the new dump is the answer.
+    assert hang.ask_python_stacks(states[:1], folder, 5)[case.pid] == stack
+
+
+def test_catches_reads_sigcgt() -> None:
+    assert hang.catches({"SigCgt": "0000000000000800"}, 12)  # SIGUSR2
+    assert not hang.catches({"SigCgt": "0000000000000002"}, 12)
+    assert not hang.catches({}, 12)
 
 
 def test_no_debugger_installed_is_a_reason(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
