@@ -29,9 +29,21 @@ needs_nbd = pytest.mark.skipif(not command.which("qemu-nbd"), reason="qemu-nbd n
 needs_qsd = pytest.mark.skipif(
     not command.which("qemu-storage-daemon"), reason="qemu-storage-daemon not installed"
 )
+
+
+def _can_unshare() -> bool:
+    """Whether a new pid namespace with its own /proc can be made here (root, util-linux,
+    and a / that is a mount point: not so in a bare chroot)."""
+    if os.geteuid() != 0 or not command.which("unshare"):
+        return False
+    probe = ["unshare", "--pid", "--fork", "--mount-proc", "true"]
+    return command.run(probe, timeout=30, check=False).returncode == 0
+
+
 needs_unshare = pytest.mark.skipif(
-    os.geteuid() != 0 or not command.which("unshare"),
-    reason="a new pid namespace needs root and unshare (util-linux)",
+    not _can_unshare(),
+    reason="a new pid namespace with its own /proc needs root, unshare (util-linux)"
+    " and / a mount point",
 )
 
 #: The first lines of every drill case: what the run gave it, for the checks afterwards.

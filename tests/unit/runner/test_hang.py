@@ -439,8 +439,8 @@ def test_python_stacks_come_from_faulthandler_without_a_debugger(
     assert list(answers) == [case.pid]
     stack = answers[case.pid]
     assert stack is not None
-    assert "line 9 in stuck_here" in stack
-    assert "line 5 in worker_waits" in stack
+    assert " in stuck_here" in stack  # the line: 3.11.2 names the call's first, 3.11.7 its own
+    assert " in worker_waits" in stack
     assert stack.count("(most recent call first)") == 2  # every thread
     assert (case.poll(), bystander.poll()) == (None, None)  # asked, not killed
     # Asked again: only the new dump is the answer.
