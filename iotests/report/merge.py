@@ -1,12 +1,12 @@
-"""One report from many runs: Markdown and HTML summaries, JUnit XML, a baseline diff.
+"""One report from many runs: loading and merging run reports, Markdown, JUnit, a baseline diff.
 
 A matrix run (``nox -s release``, or CI shards on many machines) leaves one
 JSON report per runner invocation (``iotests run --json FILE``). This module
-reads those, validated at the boundary into small frozen records, merges
-them, and writes: a Markdown summary (format x status counts, then each
-failure with its diff), the same as HTML with the diffs as linked files,
-JUnit XML for CI, and, against a baseline run, what newly fails and what
-newly passes.
+reads those, validated at the boundary into small frozen records (each
+case's result, and each run's when, where and on what), merges them, and
+writes: a Markdown summary (format x status counts, then each failure with
+its diff), JUnit XML for CI, and, against a baseline run, what newly fails
+and what newly passes. The HTML release report is :mod:`iotests.report.html`.
 
 ``iotests report r1.json r2.json --html out/ --junit all.xml --baseline old.json``
 is :func:`main_report`.
@@ -15,12 +15,13 @@ is :func:`main_report`.
 from __future__ import annotations
 
 import argparse
-import html
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,12 @@ class CaseResult:
     duration: float
     diff: str | None
     origin: str
-    #: The build profile the run used (``asan``, ``gcov``, ...) when the
-    #: binaries came from a cached build whose manifest is readable here.
+    #: The build profile the run used (``asan``, ``gcov``, ...), "" for
+    #: binaries the toolkit did not build (see :func:`_flavour`).
     flavour: str = ""
+    #: The case's kept output and hang record, as paths on the machine that ran it.
+    output_file: str | None = None
+    hang_file: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -63,6 +67,11 @@ class CaseResult:
     @property
     def failing(self) -> bool:
         return self.status in FAILING
+
+
+def natural_key(name: str) -> list[str | int]:
+    """A case name's sort key: ``2`` before ``10``; text and numbers alternate, so keys compare."""
+    return [int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", name))]
 
 
 def _read_json(path: Path) -> Any:
@@ -84,15 +93,82 @@ def is_run_report(data: Any) -> bool:
     return isinstance(data, dict) and "version" in data and "results" in data
 
 
+@dataclass(frozen=True)
+class RunInfo:
+    """When, where and on what one report's run happened: a release report's header."""
+
+    path: Path
+    started: datetime | None
+    finished: datetime | None
+    host: str | None
+    qemu_version: str | None
+    flavour: str
+    #: The toolkit's version and, from a checkout, its short commit: ``0.1.0 (992c580)``.
+    toolkit: str | None
+
+
+def run_span(runs: Sequence[RunInfo]) -> str:
+    """When *runs* happened, first start to last end, in UTC: ``2026-12-02 04:29 to 05:10 UTC``."""
+    starts = [r.started.astimezone(UTC) for r in runs if r.started is not None]
+    ends = [r.finished.astimezone(UTC) for r in runs if r.finished is not None]
+    if not starts:
+        return "unknown"
+    first = min(starts).strftime("%Y-%m-%d %H:%M")
+    last = max(ends).strftime("%Y-%m-%d %H:%M") if ends else first
+    if last == first:
+        return f"{first} UTC"
+    return f"{first} to {last[11:] if last[:10] == first[:10] else last} UTC"
+
+
+@dataclass(frozen=True)
+class Report:
+    """One run report: its run and its results."""
+
+    run: RunInfo
+    results: list[CaseResult]
+
+
 def load_report(path: Path) -> list[CaseResult]:
     """The results of one run report.
 
     :raises UsageError: naming the file and what is wrong with it.
     """
-    return _parse_report(path, _read_json(path))
+    return _parse_report(path, _read_json(path)).results
 
 
-def _parse_report(path: Path, data: Any) -> list[CaseResult]:
+def read_report(path: Path) -> Report | None:
+    """The run report in *path*, or None when it is JSON that claims to be none.
+
+    :raises UsageError: when it cannot be read, is not JSON, or claims to be
+        a run report and is malformed.
+    """
+    data = _read_json(path)
+    return _parse_report(path, data) if is_run_report(data) else None
+
+
+def _run_info(path: Path, data: dict[str, Any], flavour: str) -> RunInfo:
+    from iotests.report.files import suite_run
+
+    facts = suite_run(data)
+    finished = None
+    if facts.started is not None and facts.wall_time is not None:
+        finished = facts.started + timedelta(seconds=facts.wall_time)
+    props = facts.properties
+    toolkit = props.get("iotests.version")
+    if toolkit and props.get("iotests.commit"):
+        toolkit += f" ({props['iotests.commit'][:12]})"
+    return RunInfo(
+        path=path,
+        started=facts.started,
+        finished=finished,
+        host=facts.hostname,
+        qemu_version=props.get("qemu.version"),
+        flavour=flavour,
+        toolkit=toolkit,
+    )
+
+
+def _parse_report(path: Path, data: Any) -> Report:
     if not is_run_report(data):
         raise UsageError(f'{path}: not an iotests run report (no "version" and "results")')
     if data["version"] != REPORT_VERSION:
@@ -106,16 +182,23 @@ def _parse_report(path: Path, data: Any) -> list[CaseResult]:
     raw_settings = data.get("settings")
     settings: dict[str, Any] = raw_settings if isinstance(raw_settings, dict) else {}
     flavour = _flavour(data.get("environment"))
-    return [_result(item, index, path, settings, flavour) for index, item in enumerate(results)]
+    return Report(
+        _run_info(path, data, flavour),
+        [_result(item, index, path, settings, flavour) for index, item in enumerate(results)],
+    )
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """The results read from a list of files, and one line on each file passed over."""
+    """The results read from a list of files, their runs, and one line on each file passed over."""
 
     results: list[CaseResult]
-    reports: int
     notes: list[str]
+    runs: list[RunInfo] = field(default_factory=list)
+
+    @property
+    def reports(self) -> int:
+        return len(self.runs)
 
 
 def load_reports(paths: Sequence[Path]) -> Loaded:
@@ -129,17 +212,20 @@ def load_reports(paths: Sequence[Path]) -> Loaded:
 
     :raises UsageError: for such a file.
     """
-    results: list[CaseResult] = []
-    notes: list[str] = []
-    reports = 0
+    loaded = Loaded([], [])
     for path in paths:
-        data = _read_json(path)
-        if not is_run_report(data):
-            notes.append(f'{path}: not a run report (no "version" and "results"), skipped')
+        report = read_report(path)
+        if report is None:
+            loaded.notes.append(not_a_report(path))
             continue
-        results += _parse_report(path, data)
-        reports += 1
-    return Loaded(results, reports, notes)
+        loaded.results.extend(report.results)
+        loaded.runs.append(report.run)
+    return loaded
+
+
+def not_a_report(path: Path) -> str:
+    """The note on a JSON file passed over: the runner's other files make no claim to be one."""
+    return f'{path}: not a run report (no "version" and "results"), skipped'
 
 
 def load_baseline(path: Path) -> Loaded | None:
@@ -156,19 +242,27 @@ def load_baseline(path: Path) -> Loaded | None:
         return loaded if loaded.reports else None
     if not path.exists():
         return None
-    return Loaded(load_report(path), 1, [])
+    report = _parse_report(path, _read_json(path))
+    return Loaded(report.results, [], [report.run])
 
 
 def _flavour(environment: Any) -> str:
-    """The profile of the cached build the run's qemu-img came from, or "" when unknown.
+    """The build profile of the run's binaries (``asan``, ``tools``...), or "" for none.
 
     A run on an ASan build and a plain run of the same format must not be
-    counted (or compared with a baseline) as one; the build's manifest, next
-    to its tree, says which profile it is.
+    counted (or compared with a baseline) as one. The report records the
+    flavour the running machine found (``environment.flavour``; "" is a
+    fact too: binaries the toolkit did not build), and that is what counts:
+    the merging machine may have other builds, or none, at the recorded
+    paths. Only reports from before it was recorded fall back to the
+    build's manifest next to the recorded qemu-img, if this machine has it.
     """
     from iotests.build.manifest import Manifest
     from iotests.errors import BuildError
 
+    if isinstance(environment, dict) and "flavour" in environment:
+        recorded = environment["flavour"]
+        return recorded if isinstance(recorded, str) else ""
     binaries = environment.get("binaries") if isinstance(environment, dict) else None
     image_tool = binaries.get("qemu-img") if isinstance(binaries, dict) else None
     if not isinstance(image_tool, str):
@@ -197,16 +291,23 @@ def _result(
     duration = item.get("duration") or 0.0
     if not isinstance(duration, int | float):
         raise UsageError(f"{where}.duration: expected a number")
+
+    def text(key: str) -> str | None:
+        value = item.get(key)
+        return value if isinstance(value, str) else None
+
     return CaseResult(
         name=name,
         format=str(item.get("format") or settings.get("format") or "?"),
         protocol=str(item.get("protocol") or settings.get("protocol") or "file"),
         status=status,
-        reason=item.get("reason") if isinstance(item.get("reason"), str) else None,
+        reason=text("reason"),
         duration=float(duration),
-        diff=item.get("diff") if isinstance(item.get("diff"), str) else None,
+        diff=text("diff"),
         origin=path.name,
         flavour=flavour,
+        output_file=text("output_file"),
+        hang_file=text("hang_file"),
     )
 
 
@@ -289,63 +390,6 @@ def markdown(
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def write_html(
-    results: Sequence[CaseResult], out_dir: Path, comparison: Comparison | None = None
-) -> Path:
-    """Write out_dir/index.html with the diffs as linked files under out_dir/diffs/."""
-    diffs = out_dir / "diffs"
-    diffs.mkdir(parents=True, exist_ok=True)
-    links: dict[tuple[str, str, str], str] = {}
-    for number, result in enumerate(r for r in results if r.failing and r.diff):
-        stem = f"{number:04d}-{result.name}-{result.column}".replace("/", "_")
-        (diffs / f"{stem}.diff").write_text(result.diff or "", encoding="utf-8")
-        links[result.key] = f"diffs/{stem}.diff"
-    esc = html.escape
-    table = counts(results)
-    rows = "".join(
-        f"<tr><th>{esc(row)}</th>"
-        + "".join(f"<td class='{esc(s).replace(' ', '-')}'>{c.get(s, 0)}</td>" for s in STATUSES)
-        + f"<td>{sum(c.values())}</td></tr>\n"
-        for row, c in table.items()
-    )
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>iotests report</title>",
-        "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:right}"
-        "td.fail,td.timeout{color:#b00}td.pass{color:#070}pre{background:#f4f4f4}</style>",
-        "</head><body><h1>iotests report</h1><table><tr><th>format</th>",
-        "".join(f"<th>{esc(s)}</th>" for s in STATUSES),
-        "<th>total</th></tr>\n",
-        rows,
-        "</table>",
-    ]
-    if comparison is not None:
-        parts.append("<h2>Against the baseline</h2>")
-        for title, items in (
-            ("Newly failing", comparison.newly_failing),
-            ("Newly passing", comparison.newly_passing),
-        ):
-            parts.append(f"<h3>{title}: {len(items)}</h3><ul>")
-            parts += [f"<li>{esc(_label(r))}: {esc(r.status)}</li>" for r in items]
-            parts.append("</ul>")
-    failures = [r for r in results if r.failing]
-    if failures:
-        parts.append("<h2>Failures</h2>")
-    for result in failures:
-        parts.append(f"<h3>{esc(_label(result))}: {esc(result.status)}</h3>")
-        if result.reason:
-            parts.append(f"<p>{esc(result.reason)}</p>")
-        if result.key in links:
-            parts.append(f"<p><a href='{esc(links[result.key])}'>diff</a></p>")
-        if result.diff:
-            parts.append(f"<details><summary>diff</summary><pre>{esc(result.diff)}</pre></details>")
-    parts.append("</body></html>\n")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    index = out_dir / "index.html"
-    index.write_text("".join(parts), encoding="utf-8")
-    (out_dir / "report.md").write_text(markdown(results, comparison, links), encoding="utf-8")
-    return index
-
-
 def junit(results: Sequence[CaseResult]) -> str:
     """JUnit XML: one testsuite per format (or format/protocol) and flavour."""
     from iotests.report.files import junit_xml
@@ -369,7 +413,12 @@ def parser() -> argparse.ArgumentParser:
         description="Merge run reports (iotests run --json) into one summary.",
     )
     p.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json")
-    p.add_argument("--html", type=Path, metavar="DIR", help="write DIR/index.html (+ report.md)")
+    p.add_argument(
+        "--html",
+        type=Path,
+        metavar="DIR",
+        help="write the release report DIR/index.html (+ report.md, the files it links)",
+    )
     p.add_argument(
         "--markdown",
         type=Path,
@@ -412,7 +461,9 @@ def run_report(args: argparse.Namespace) -> int:
                 print(f"iotests report: warning: {note}", file=sys.stderr)
             comparison = compare(results, baseline.results)
     if args.html:
-        write_html(results, args.html, comparison)
+        from iotests.report import html
+
+        html.write_html(results, args.html, comparison, runs=loaded.runs)
     text = markdown(results, comparison)
     if args.markdown:
         args.markdown.write_text(text, encoding="utf-8")

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from iotests.report.merge import compare, counts, junit, main_report, markdown, merge
+from iotests.report.merge import (
+    RunInfo,
+    compare,
+    counts,
+    junit,
+    load_reports,
+    main_report,
+    markdown,
+    merge,
+    natural_key,
+    run_span,
+)
 
 DIFF = "--- expected\n+++ actual\n@@ -1 +1 @@\n-ok\n+not ok\n"
 
@@ -125,7 +138,7 @@ def test_main_report_writes_everything(
     )
     assert code == 1
     index = (out / "index.html").read_text()
-    assert "<th>qcow2</th>" in index
+    assert '<tr class="rank0" data-case="002">' in index
     assert "diffs/" in index
     diffs = list((out / "diffs").iterdir())
     assert len(diffs) == 1
@@ -164,7 +177,8 @@ def test_bad_reports_are_one_line_usage_errors(
     assert err.count("\n") == 1
 
 
-def test_runs_on_a_sanitizer_build_are_their_own_rows(tmp_path: Path) -> None:
+def _asan_manifest(tmp_path: Path) -> Path:
+    """A build tree whose manifest, on this machine, says ``asan``: the qemu-img path in it."""
     from iotests.build.manifest import Manifest
 
     tree = tmp_path / "builds" / "k" / "build"
@@ -184,10 +198,15 @@ def test_runs_on_a_sanitizer_build_are_their_own_rows(tmp_path: Path) -> None:
         finished="f",
         build_seconds=1.0,
     ).write(tree.parent / "manifest.json")
+    return tree / "qemu-img"
+
+
+def test_runs_on_a_sanitizer_build_are_their_own_rows(tmp_path: Path) -> None:
+    image_tool = _asan_manifest(tmp_path)
     plain = write_report(tmp_path / "plain.json", [case("001", "pass")])
     asan = write_report(tmp_path / "asan.json", [case("001", "fail")])
     data = json.loads(asan.read_text())
-    data["environment"] = {"binaries": {"qemu-img": str(tree / "qemu-img")}}
+    data["environment"] = {"binaries": {"qemu-img": str(image_tool)}}
     asan.write_text(json.dumps(data))
     results = merge([plain, asan])
     assert list(counts(results)) == ["qcow2", "qcow2 [asan]"]
@@ -323,3 +342,72 @@ def test_a_baseline_file_that_is_not_a_run_report_is_refused(
     assert err == (
         f'iotests report: error: {timings}: not an iotests run report (no "version" and "results")\n'
     )
+
+
+@pytest.mark.parametrize(("recorded", "expected"), [("gcov", "gcov"), ("", ""), (None, "")])
+def test_the_flavour_the_report_recorded_wins_over_the_merging_machine(
+    tmp_path: Path, recorded: str | None, expected: str
+) -> None:
+    """Merged elsewhere, the recorded qemu-img path may name another build (or none): the run's word counts."""
+    report = write_report(tmp_path / "r.json", [case("001", "pass")])
+    data = json.loads(report.read_text())
+    data["environment"] = {
+        "binaries": {"qemu-img": str(_asan_manifest(tmp_path))},
+        "flavour": recorded,
+    }
+    report.write_text(json.dumps(data))
+    assert [r.flavour for r in merge([report])] == [expected]
+    del data["environment"]["flavour"]  # a report written before the flavour was recorded
+    report.write_text(json.dumps(data))
+    assert [r.flavour for r in merge([report])] == ["asan"]
+
+
+def test_each_report_says_when_where_and_on_what_it_ran(tmp_path: Path) -> None:
+    report = write_report(tmp_path / "r.json", [case("001", "timeout")])
+    data = json.loads(report.read_text())
+    data.update(
+        host="ci-7",
+        wall_time=75.5,
+        environment={"qemu_version": "9.2.0", "flavour": "asan"},
+        toolkit={"version": "0.1.0", "commit": "0123456789abcdef0123", "dirty": False},
+    )
+    data["results"][0].update(output_file="/r/004/output", hang_file="/r/004/hang.txt")
+    report.write_text(json.dumps(data))
+    loaded = load_reports([report])
+    (run,) = loaded.runs
+    assert (run.path, run.host, run.qemu_version, run.flavour) == (report, "ci-7", "9.2.0", "asan")
+    assert run.toolkit == "0.1.0 (0123456789ab)"
+    assert run.started == datetime(2026, 1, 1, tzinfo=UTC)
+    assert run.finished == datetime(2026, 1, 1, 0, 1, 15, 500000, tzinfo=UTC)
+    assert run_span(loaded.runs) == "2026-01-01 00:00 to 00:01 UTC"
+    (result,) = loaded.results
+    assert (result.output_file, result.hang_file) == ("/r/004/output", "/r/004/hang.txt")
+
+
+def test_a_report_that_does_not_say_when_it_ran(tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps({"version": 1, "results": [case("001", "pass")]}))
+    (run,) = load_reports([report]).runs
+    assert (run.started, run.finished, run.host, run.qemu_version, run.toolkit) == (None,) * 5
+    assert run_span([run]) == "unknown"
+
+
+def test_runs_over_several_days_name_both_dates(tmp_path: Path) -> None:
+    first = write_report(tmp_path / "a.json", [case("001", "pass")])
+    second = tmp_path / "b.json"
+    second.write_text(first.read_text().replace("2026-01-01T00:01", "2026-01-03T09:30"))
+    assert (
+        run_span(load_reports([first, second]).runs) == "2026-01-01 00:00 to 2026-01-03 09:30 UTC"
+    )
+
+
+def test_case_names_sort_as_numbers_where_they_are_numbers() -> None:
+    names = ["10", "2", "backup-10", "backup-9", "001", "a"]
+    assert sorted(names, key=natural_key) == ["001", "2", "10", "a", "backup-9", "backup-10"]
+
+
+def test_a_run_within_one_minute_has_one_time() -> None:
+    start = datetime(2026, 1, 1, 9, 30, 5, tzinfo=UTC)
+    run = RunInfo(Path("r.json"), start, start.replace(second=55), None, None, "", None)
+    assert run_span([run]) == "2026-01-01 09:30 UTC"
+    assert run_span([replace(run, finished=None)]) == "2026-01-01 09:30 UTC"
