@@ -210,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser(
         "report",
-        help="merge JSON reports of several runs (Markdown, HTML, JUnit; --baseline)",
+        help="merge JSON reports of several runs (Markdown, HTML, JUnit; --baseline), "
+        "or --history DIR: flake rates over many runs",
         add_help=False,
     )
     sub.add_parser(

@@ -6,10 +6,11 @@ reads those, validated at the boundary into small frozen records (each
 case's result, and each run's when, where and on what), merges them, and
 writes: a Markdown summary (format x status counts, then each failure with
 its diff), JUnit XML for CI, and, against a baseline run, what newly fails
-and what newly passes. The HTML release report is :mod:`iotests.report.html`.
+and what newly passes. The HTML release report is :mod:`iotests.report.html`,
+flake rates over many runs :mod:`iotests.report.history`.
 
 ``iotests report r1.json r2.json --html out/ --junit all.xml --baseline old.json``
-is :func:`main_report`.
+and ``iotests report --history DIR`` are :func:`main_report`.
 """
 
 from __future__ import annotations
@@ -410,9 +411,10 @@ def junit(results: Sequence[CaseResult]) -> str:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="iotests report",
-        description="Merge run reports (iotests run --json) into one summary.",
+        description="Merge run reports (iotests run --json) into one summary, "
+        "or (--history DIR) print per-case flake rates over many runs' reports.",
     )
-    p.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json")
+    p.add_argument("reports", nargs="*", type=Path, metavar="REPORT.json")
     p.add_argument(
         "--html",
         type=Path,
@@ -433,7 +435,32 @@ def parser() -> argparse.ArgumentParser:
         help="a previous run report, or a directory of them: list what newly fails "
         "(failing now, passed there) and newly passes; if absent, every failure counts",
     )
+    p.add_argument(
+        "--history",
+        type=Path,
+        metavar="DIR",
+        help="instead of merging: the run reports under DIR (say, the last CI runs'), "
+        "as a table of each case's runs, passes, failures, flakes and flake rate",
+    )
     return p
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Refuse a command line that mixes --history with a merge, or asks for nothing."""
+    if args.history is None:
+        if not args.reports:
+            raise UsageError("give the run reports to merge (REPORT.json...), or --history DIR")
+        return
+    merging = [str(path) for path in args.reports[:1]] + [
+        flag
+        for flag in ("--html", "--markdown", "--junit", "--baseline")
+        if getattr(args, flag[2:]) is not None
+    ]
+    if merging:
+        raise UsageError(
+            f"--history DIR reads the run reports in DIR and prints a table; "
+            f"{merging[0]} belongs to a merge: give it without --history"
+        )
 
 
 def run_report(args: argparse.Namespace) -> int:
@@ -441,6 +468,11 @@ def run_report(args: argparse.Namespace) -> int:
 
     :raises UsageError: for unreadable or malformed reports.
     """
+    _check_arguments(args)
+    if args.history is not None:
+        from iotests.report import history
+
+        return history.print_history(args.history)
     loaded = load_reports(args.reports)
     for note in loaded.notes:
         print(f"iotests report: warning: {note}", file=sys.stderr)
@@ -483,6 +515,8 @@ def main_report(argv: list[str]) -> int:
 
     With ``--baseline`` the exit code reflects only newly failing cases, so
     known failures do not block a CI pipeline; without it, any failure does.
+    ``--history`` ends 0 whatever the runs' verdicts: it measures, it judges
+    nothing.
     """
     args = parser().parse_args(argv)
     try:
