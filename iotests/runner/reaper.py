@@ -14,6 +14,15 @@ these finds:
   re-parented to the runner, whatever its environment and session, and the
   runner finds it among its own children.
 
+When the runner itself dies (SIGKILL, an OOM kill) the next run cleans up
+after it. Without cgroups (a user's login session delegates none) a daemon
+started with a clean environment carries no token; for it the run keeps a
+``<run id>.cases`` file beside its lock, one line per case: its session,
+its start time and its directories. A process of a dead run's case is
+then one in that session, started after the case, that still uses one of
+the case's directories (its working directory, an open file or a unix
+socket there): a recycled session number alone proves nothing.
+
 Runs know each other by a lock file, not by a pid: a pid means nothing in
 another pid namespace and is reused. Each run holds an flock on
 ``<runtime dir>/<run id>.lock`` for its whole life (the kernel drops it when
@@ -55,6 +64,8 @@ RUN_ID_VARIABLE = "IOTESTS_RUN_ID"
 RUN_LOCK_VARIABLE = "IOTESTS_RUN_LOCK"
 #: ``0`` keeps cases out of cgroups even where the machine offers them.
 CGROUP_VARIABLE = "IOTESTS_CGROUP"
+#: Beside a run's lock file: the cases it started (session, start, directories).
+CASES_SUFFIX = ".cases"
 
 _PR_SET_CHILD_SUBREAPER = 36
 _RUN_ID = re.compile(r"[0-9a-f]{12}\Z")
@@ -323,6 +334,22 @@ class Run:
         """What tells every process of this run's cases which run it belongs to."""
         return {RUN_ID_VARIABLE: self.id, RUN_LOCK_VARIABLE: str(self.lock)}
 
+    @property
+    def cases_file(self) -> Path:
+        """Where this run notes each case's session and directories (see the module doc)."""
+        return self.lock.with_suffix(CASES_SUFFIX)
+
+    def note_case(self, session: int, start: int, places: Sequence[Path]) -> None:
+        """Record a case for the run after this one, should this runner die before the case ends."""
+        line = json.dumps({"session": session, "start": start, "places": [str(p) for p in places]})
+        with self._mutex, contextlib.suppress(OSError):
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+            fd = os.open(self.cases_file, flags, 0o600)
+            try:
+                os.write(fd, (line + "\n").encode())
+            finally:
+                os.close(fd)
+
     @contextlib.contextmanager
     def case(self, token: str, grace: float = 2.0) -> Iterator[CaseProcesses]:
         """Own the processes of the case with *token*; none survive the block, whatever happens."""
@@ -365,6 +392,8 @@ class Run:
         if self.cgroup is not None:
             _remove_cgroup(self.cgroup)
         with contextlib.suppress(OSError):
+            self.cases_file.unlink()
+        with contextlib.suppress(OSError):
             self.lock.unlink()
 
 
@@ -385,10 +414,14 @@ class CaseProcesses:
         procs = str(self._state.cgroup / "cgroup.procs")
         return ["/bin/sh", "-c", _JOIN_CGROUP, "iotests-case", procs, *argv]
 
-    def started(self, process: command.Process) -> None:
+    def started(self, process: command.Process, places: Sequence[Path] = ()) -> None:
+        """The case's process is running (the leader of its own session); *places* are its
+        directories, noted for the next run in case this runner dies before the case ends."""
         stat = _stat(process.pid)
         self._state.process = process
         self._state.start = stat.start if stat is not None else 0
+        if places and stat is not None:
+            self._run.note_case(process.pid, stat.start, places)
 
     def scan(self) -> list[Leftover]:
         """The case's processes still running (zombies aside), other cases' processes never."""
@@ -646,6 +679,104 @@ def orphans(proc: Path = Path("/proc")) -> list[Leftover]:
     return found
 
 
+@dataclass(frozen=True)
+class _NotedCase:
+    session: int
+    start: int
+    places: tuple[str, ...]
+
+
+def _noted_cases(path: Path) -> list[_NotedCase]:
+    """The cases a run noted in its cases file (lines it could not finish are skipped)."""
+    found = []
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        try:
+            item = json.loads(line)
+            places = tuple(map(str, item["places"]))
+            found.append(_NotedCase(int(item["session"]), int(item["start"]), places))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
+def _unix_socket_paths() -> dict[int, str]:
+    """Bound unix sockets: inode -> path (``/proc/net/unix``)."""
+    paths = {}
+    text = _read("/proc/net/unix") or b""
+    for line in text.decode(errors="replace").splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 8 and fields[6].isdigit():
+            paths[int(fields[6])] = fields[7]
+    return paths
+
+
+def _uses(pid: int, places: Sequence[str], sockets: dict[int, str]) -> bool:
+    """Whether *pid*'s working directory, an open file or a bound unix socket lies in *places*."""
+
+    def inside(path: str) -> bool:
+        path = path.removesuffix(" (deleted)")
+        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in places)
+
+    base = f"/proc/{pid}"
+    with contextlib.suppress(OSError):
+        if inside(os.readlink(f"{base}/cwd")):
+            return True
+    try:
+        fds = os.listdir(f"{base}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            target = os.readlink(f"{base}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inode = target[8:-1]
+            target = sockets.get(int(inode), "") if inode.isdigit() else ""
+        if target and inside(target):
+            return True
+    return False
+
+
+def session_orphans(proc: Path = Path("/proc")) -> list[Leftover]:
+    """Processes of dead runs' cases found through their cases files (see the module doc)."""
+    me = os.getpid()
+    noted: list[_NotedCase] = []
+    for directory in runtime_dirs():
+        with contextlib.suppress(OSError):
+            for path in directory.glob(f"*{CASES_SUFFIX}"):
+                run_id = path.name.removesuffix(CASES_SUFFIX)
+                if _RUN_ID.match(run_id) and run_is_dead(run_id):
+                    noted.extend(_noted_cases(path))
+    if not noted:
+        return []
+    by_session: dict[int, list[_NotedCase]] = {}
+    for case in noted:
+        by_session.setdefault(case.session, []).append(case)
+    sockets: dict[int, str] | None = None
+    found = []
+    for pid in _pids(proc):
+        stat = _stat(pid, proc)
+        if pid == me or stat is None or stat.zombie or stat.session not in by_session:
+            continue
+        run_id = _environ(pid, proc).get(RUN_ID_VARIABLE)
+        if run_id and not run_is_dead(run_id):
+            continue  # a live run's, whatever its session number
+        for case in by_session[stat.session]:
+            if stat.start < case.start:
+                continue
+            if sockets is None:
+                sockets = _unix_socket_paths()
+            if _uses(pid, case.places, sockets):
+                found.append(Leftover(pid, _comm(pid)))
+                break
+    return found
+
+
 def _stale_cgroups() -> list[Path]:
     mount = cgroup2_mount()
     if mount is None:
@@ -674,7 +805,13 @@ def kill_orphans() -> Stale:
     for group in _stale_cgroups():
         stale.processes.extend(_remove_cgroup(group))
     killed = {p.pid for p in stale.processes}
-    stale.processes.extend(p for p in _terminate(orphans, grace=0.0) if p.pid not in killed)
+
+    def scan() -> list[Leftover]:
+        seen = {p.pid: p for p in orphans()}
+        seen.update((p.pid, p) for p in session_orphans() if p.pid not in seen)
+        return list(seen.values())
+
+    stale.processes.extend(p for p in _terminate(scan, grace=0.0) if p.pid not in killed)
     for path in dirs_mod.socket_dirs():
         run_id = dirs_mod.run_of_socket_dir(path)
         if run_id is None or run_id == run.id:
@@ -693,6 +830,8 @@ def kill_orphans() -> Stale:
             for lock in directory.glob("*.lock"):
                 run_id = lock.name.removesuffix(".lock")
                 if run_id not in survivors and run_id != run.id and lock_is_held(lock) is False:
+                    with contextlib.suppress(OSError):
+                        lock.with_suffix(CASES_SUFFIX).unlink()
                     lock.unlink()
     return stale
 

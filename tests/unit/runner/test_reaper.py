@@ -257,3 +257,68 @@ def test_a_new_run_cleans_up_after_dead_runs_only(tmp_path: Path) -> None:
         keeper.close()
         live_lock.unlink()
         (dirs.socket_base() / f"iot-{live}-0000beef").rmdir()
+
+
+def _stray_session(scratch: Path) -> tuple[int, int, list[int]]:
+    """A case-like session whose leader exits, leaving clean-environment daemons behind.
+
+    Returns the session, its leader's start time and the daemons' pids: the
+    first works in *scratch*, the second in / (nothing ties it to the case).
+    """
+    script = "(cd / && exec sleep 601) & sleep 600 & echo started"
+    leader = command.spawn(["sh", "-c", script], env={"PATH": os.environ["PATH"]}, cwd=scratch)
+    assert leader.stdout is not None
+    stat = reaper._stat(leader.pid)
+    assert stat is not None
+    leader.stdout.readline()
+    leader.wait(10)
+    leader.close()
+    session = stat.session
+    deadline = time.monotonic() + 10
+    while True:  # until both have exec'd sleep (the subshell has left scratch by then)
+        daemons = sorted(
+            p
+            for p in reaper._pids()
+            if (s := reaper._stat(p)) is not None and s.session == session and not s.zombie
+        )
+        if len(daemons) == 2 and all(reaper._comm(p) == "sleep" for p in daemons):
+            return session, stat.start, daemons
+        assert time.monotonic() < deadline, "the daemons never started"
+        time.sleep(0.01)
+
+
+def test_a_dead_runs_clean_environment_daemon_is_found_through_its_cases_file(
+    tmp_path: Path,
+) -> None:
+    directory = next(d for d in reaper.runtime_dirs() if d.is_dir() and os.access(d, os.W_OK))
+    scratch, sock = tmp_path / "scratch", tmp_path / "sock"
+    scratch.mkdir()
+    sock.mkdir()
+    dead, live = uuid.uuid4().hex[:12], uuid.uuid4().hex[:12]
+    (directory / f"{dead}.lock").write_text("{}")
+    keeper = holder(directory / f"{live}.lock")
+    sessions = {run_id: _stray_session(scratch) for run_id in (dead, live)}
+    try:
+        for run_id, (session, start, _) in sessions.items():
+            line = {"session": session, "start": start, "places": [str(scratch), str(sock)]}
+            (directory / f"{run_id}{reaper.CASES_SUFFIX}").write_text(json.dumps(line) + "\n")
+        found = {p.pid for p in reaper.session_orphans()}
+        dead_daemons, live_daemons = sessions[dead][2], sessions[live][2]
+        in_scratch = [p for p in dead_daemons if os.readlink(f"/proc/{p}/cwd") == str(scratch)]
+        assert len(in_scratch) == 1
+        assert found == set(in_scratch)  # not the one in /, nothing of the live run
+        stale = reaper.kill_orphans()
+        assert set(in_scratch) <= {p.pid for p in stale.processes}
+        assert not (directory / f"{dead}{reaper.CASES_SUFFIX}").exists()
+        assert (directory / f"{live}{reaper.CASES_SUFFIX}").exists()
+        assert all(reaper._stat(p) is not None for p in live_daemons)
+    finally:
+        for _, _, daemons in sessions.values():
+            for pid in daemons:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, 9)
+        keeper.kill_group()
+        keeper.close()
+        for name in (f"{live}.lock", f"{live}{reaper.CASES_SUFFIX}", f"{dead}.lock"):
+            with contextlib.suppress(FileNotFoundError):
+                (directory / name).unlink()
