@@ -71,7 +71,7 @@ def run_process(
     ):
         start = time.monotonic()
         proc = command.spawn(processes.wrap(argv), env=env, cwd=dirs.scratch)
-        processes.started(proc, (dirs.scratch, dirs.sock))
+        processes.started(proc, dirs)
         assert proc.stdout is not None
         pump = threading.Thread(target=_pump, args=(proc.stdout, sink, echo), daemon=True)
         pump.start()

@@ -18,10 +18,15 @@ When the runner itself dies (SIGKILL, an OOM kill) the next run cleans up
 after it. Without cgroups (a user's login session delegates none) a daemon
 started with a clean environment carries no token; for it the run keeps a
 ``<run id>.cases`` file beside its lock, one line per case: its session,
-its start time and its directories. A process of a dead run's case is
-then one in that session, started after the case, that still uses one of
-the case's directories (its working directory, an open file or a unix
-socket there): a recycled session number alone proves nothing.
+its start time, its socket directory and its scratch directory. A process
+of a dead run's case is then one started after the case that uses (as its
+working directory, an open file or a bound unix socket) the case's socket
+directory, whose name holds the dead run's random id, or that is in the
+case's session and uses its scratch directory: a recycled session number
+or a person's shell in a results folder proves nothing. (``qemu-nbd
+--fork`` makes a session of its own: its socket is what names it. A
+clean-environment daemon in a session of its own, serving over TCP, is
+left to the cgroup net.)
 
 Runs know each other by a lock file, not by a pid: a pid means nothing in
 another pid namespace and is reused. Each run holds an flock on
@@ -339,9 +344,11 @@ class Run:
         """Where this run notes each case's session and directories (see the module doc)."""
         return self.lock.with_suffix(CASES_SUFFIX)
 
-    def note_case(self, session: int, start: int, places: Sequence[Path]) -> None:
+    def note_case(self, session: int, start: int, sock: Path, scratch: Path) -> None:
         """Record a case for the run after this one, should this runner die before the case ends."""
-        line = json.dumps({"session": session, "start": start, "places": [str(p) for p in places]})
+        line = json.dumps(
+            {"session": session, "start": start, "sock": str(sock), "scratch": str(scratch)}
+        )
         with self._mutex, contextlib.suppress(OSError):
             flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
             fd = os.open(self.cases_file, flags, 0o600)
@@ -414,14 +421,14 @@ class CaseProcesses:
         procs = str(self._state.cgroup / "cgroup.procs")
         return ["/bin/sh", "-c", _JOIN_CGROUP, "iotests-case", procs, *argv]
 
-    def started(self, process: command.Process, places: Sequence[Path] = ()) -> None:
-        """The case's process is running (the leader of its own session); *places* are its
-        directories, noted for the next run in case this runner dies before the case ends."""
+    def started(self, process: command.Process, dirs: dirs_mod.CaseDirs | None = None) -> None:
+        """The case's process is running (the leader of its own session); its *dirs* are
+        noted for the next run, in case this runner dies before the case ends."""
         stat = _stat(process.pid)
         self._state.process = process
         self._state.start = stat.start if stat is not None else 0
-        if places and stat is not None:
-            self._run.note_case(process.pid, stat.start, places)
+        if dirs is not None and stat is not None:
+            self._run.note_case(process.pid, stat.start, dirs.sock, dirs.scratch)
 
     def scan(self) -> list[Leftover]:
         """The case's processes still running (zombies aside), other cases' processes never."""
@@ -683,7 +690,10 @@ def orphans(proc: Path = Path("/proc")) -> list[Leftover]:
 class _NotedCase:
     session: int
     start: int
-    places: tuple[str, ...]
+    #: The case's socket directory (named after its run: proof alone) and scratch
+    #: directory (proof only within the case's session).
+    sock: str
+    scratch: str
 
 
 def _noted_cases(path: Path) -> list[_NotedCase]:
@@ -696,8 +706,8 @@ def _noted_cases(path: Path) -> list[_NotedCase]:
     for line in lines:
         try:
             item = json.loads(line)
-            places = tuple(map(str, item["places"]))
-            found.append(_NotedCase(int(item["session"]), int(item["start"]), places))
+            session, start = int(item["session"]), int(item["start"])
+            found.append(_NotedCase(session, start, str(item["sock"]), str(item["scratch"])))
         except (ValueError, KeyError, TypeError):
             continue
     return found
@@ -754,24 +764,23 @@ def session_orphans(proc: Path = Path("/proc")) -> list[Leftover]:
                     noted.extend(_noted_cases(path))
     if not noted:
         return []
-    by_session: dict[int, list[_NotedCase]] = {}
-    for case in noted:
-        by_session.setdefault(case.session, []).append(case)
     sockets: dict[int, str] | None = None
     found = []
     for pid in _pids(proc):
         stat = _stat(pid, proc)
-        if pid == me or stat is None or stat.zombie or stat.session not in by_session:
+        if pid == me or stat is None or stat.zombie:
             continue
-        run_id = _environ(pid, proc).get(RUN_ID_VARIABLE)
-        if run_id and not run_is_dead(run_id):
-            continue  # a live run's, whatever its session number
-        for case in by_session[stat.session]:
-            if stat.start < case.start:
-                continue
-            if sockets is None:
-                sockets = _unix_socket_paths()
-            if _uses(pid, case.places, sockets):
+        cases = [c for c in noted if stat.start >= c.start]
+        if not cases:
+            continue
+        owner = _environ(pid, proc).get(RUN_ID_VARIABLE)
+        if owner and not run_is_dead(owner):
+            continue  # a live run's, whatever it uses
+        if sockets is None:
+            sockets = _unix_socket_paths()
+        for case in cases:
+            places = [case.sock] + ([case.scratch] if stat.session == case.session else [])
+            if _uses(pid, places, sockets):
                 found.append(Leftover(pid, _comm(pid)))
                 break
     return found

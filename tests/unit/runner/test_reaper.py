@@ -259,6 +259,16 @@ def test_a_new_run_cleans_up_after_dead_runs_only(tmp_path: Path) -> None:
         (dirs.socket_base() / f"iot-{live}-0000beef").rmdir()
 
 
+LISTEN = (
+    "import socket, sys, time\n"
+    "s = socket.socket(socket.AF_UNIX)\n"
+    "s.bind(sys.argv[1])\n"
+    "s.listen()\n"
+    "print('listening', flush=True)\n"
+    "time.sleep(600)\n"
+)
+
+
 def _stray_session(scratch: Path) -> tuple[int, int, list[int]]:
     """A case-like session whose leader exits, leaving clean-environment daemons behind.
 
@@ -298,21 +308,36 @@ def test_a_dead_runs_clean_environment_daemon_is_found_through_its_cases_file(
     (directory / f"{dead}.lock").write_text("{}")
     keeper = holder(directory / f"{live}.lock")
     sessions = {run_id: _stray_session(scratch) for run_id in (dead, live)}
+    extra: list[command.Process] = []
     try:
         for run_id, (session, start, _) in sessions.items():
-            line = {"session": session, "start": start, "places": [str(scratch), str(sock)]}
+            line = {"session": session, "start": start, "sock": str(sock), "scratch": str(scratch)}
             (directory / f"{run_id}{reaper.CASES_SUFFIX}").write_text(json.dumps(line) + "\n")
+        # Daemons that made sessions of their own (qemu-nbd --fork does): one listening on a
+        # socket in the case's socket directory is the case's; one that only works in the
+        # scratch directory (a person's shell in a results folder, say) proves nothing.
+        listener = command.spawn(
+            [sys.executable, "-c", LISTEN, str(sock / "n.sock")], env={"PATH": os.environ["PATH"]}
+        )
+        bystander = command.spawn(["sleep", "600"], cwd=scratch, env={"PATH": os.environ["PATH"]})
+        extra.extend([listener, bystander])
+        assert listener.stdout is not None
+        assert listener.stdout.readline() == b"listening\n"
         found = {p.pid for p in reaper.session_orphans()}
         dead_daemons, live_daemons = sessions[dead][2], sessions[live][2]
         in_scratch = [p for p in dead_daemons if os.readlink(f"/proc/{p}/cwd") == str(scratch)]
         assert len(in_scratch) == 1
-        assert found == set(in_scratch)  # not the one in /, nothing of the live run
+        assert found == {*in_scratch, listener.pid}  # not the one in /, nothing of the live run
         stale = reaper.kill_orphans()
-        assert set(in_scratch) <= {p.pid for p in stale.processes}
+        assert {*in_scratch, listener.pid} <= {p.pid for p in stale.processes}
+        assert bystander.poll() is None
         assert not (directory / f"{dead}{reaper.CASES_SUFFIX}").exists()
         assert (directory / f"{live}{reaper.CASES_SUFFIX}").exists()
         assert all(reaper._stat(p) is not None for p in live_daemons)
     finally:
+        for proc in extra:
+            proc.kill_group()
+            proc.close()
         for _, _, daemons in sessions.values():
             for pid in daemons:
                 with contextlib.suppress(ProcessLookupError):
