@@ -1,8 +1,12 @@
-"""The ``iotests`` command: ``run``, ``list`` and ``env``.
+"""The ``iotests`` command: ``run``, ``list``, ``env``, and ``check`` in upstream's spellings.
 
-A run is a pipeline of small steps (configuration, binaries, probe,
-discovery, selection, execution, reports). Only :func:`main` exits the
-process; every user error becomes one line on stderr and its exit code.
+Each command line is parsed into one typed :class:`~iotests.options.Options`
+(``check`` by :mod:`iotests.upstream.options`), the mode is chosen once (our
+cases, or an upstream tree's tests), and :mod:`iotests.plan` builds the run
+from them in explicit steps. This module executes the plan and reports on
+it. Only :func:`main` exits the process; every user error becomes one line
+on stderr and its exit code, anything else exit 5 and where the traceback
+went.
 """
 
 from __future__ import annotations
@@ -17,39 +21,28 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from iotests import __version__, completion
-from iotests.config import (
-    RunnerConfig,
-    find_config,
-    jobs_argument,
-    load_runner_config,
-    seconds_argument,
-)
+from iotests.config import jobs_argument, seconds_argument
 from iotests.env import binaries as binaries_mod
-from iotests.env.probe import Probe
-from iotests.env.probe_cache import cached_probe
-from iotests.errors import BinaryNotFoundError, IotestsError, ResultsBusyError, UsageError
+from iotests.errors import IotestsError, ResultsBusyError, UsageError
 from iotests.exitcodes import ExitCode
+from iotests.options import Options, comma_list
+from iotests.plan import Machine, Mode, Plan, build, inspect
 from iotests.report import github
 from iotests.runner import known
-from iotests.runner.discovery import Case, discover
-from iotests.runner.execution import GOLDEN_CHANGED, GOLDEN_NEW, Suite
+from iotests.runner.discovery import Case
+from iotests.runner.execution import GOLDEN_CHANGED, GOLDEN_NEW
 from iotests.runner.results import CaseResult, Status
-from iotests.runner.selection import Selection, Shard, select
-from iotests.runner.session import Reporter, RunOutcome, not_run_reason, run_selection
+from iotests.runner.selection import Shard
+from iotests.runner.session import RunOutcome, run_selection
 from iotests.runner.settings import AIOMODES, CACHEMODES, FORMATS, PROTOCOLS, RunSettings
-
-if TYPE_CHECKING:
-    from iotests.upstream.suite import UpstreamSuite
-
-
-def _comma_list(values: Sequence[str] | None) -> tuple[str, ...]:
-    return tuple(v for item in values or () for v in item.split(",") if v)
+from iotests.upstream import mode as upstream_mode
+from iotests.upstream import options as check_options
 
 
 class _Parser(argparse.ArgumentParser):
@@ -127,21 +120,18 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="iotests",
-        description="Run QEMU block-layer I/O test cases against real QEMU binaries.",
-    )
-    parser.add_argument("--version", action="version", version=f"iotests {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+def _count_argument(text: str) -> int:
+    """argparse type for a number of times: 0 is a value, negatives are refused."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, not {text!r}")
+    return count
 
-    run = sub.add_parser("run", help="run test cases")
-    run.set_defaults(command_parser=run)
-    _add_common(run)
-    _add_selection(run)
-    from iotests.mutate.select import add_arguments as add_change_selection
 
-    add_change_selection(run)
+def _add_execution(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "-n", "--dry-run", action="store_true", help="show what would run, run nothing"
     )
@@ -163,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="write actual output as the golden files",
     )
+
+
+def _add_reports(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--results-dir", metavar="DIR", help="results and kept outputs (default: ./results)"
     )
@@ -170,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="FILE", dest="json_file", help="write a JSON report")
     run.add_argument("--tap", action="store_true", help="print TAP instead of the console view")
     run.add_argument("--github", action="store_true", help="GitHub step summary and annotations")
+
+
+def _add_verdict(run: argparse.ArgumentParser) -> None:
     outcomes = run.add_argument_group(
         "known failures and flakes",
         "a known-failures.yaml beside cases/ is read by default (see docs/known-failures.md)",
@@ -182,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     outcomes.add_argument(
         "--rerun-failures",
-        type=int,
+        type=_count_argument,
         default=0,
         metavar="N",
         help="re-run each failed case alone up to N times; one that then passes is flaky",
@@ -208,10 +204,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 unless at least N cases ran (passed or failed)",
     )
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``run``, ``list`` and ``env``; ``report`` and ``check`` parse their own."""
+    from iotests.mutate.select import add_arguments as add_change_selection
+
+    parser = _Parser(
+        prog="iotests",
+        description="Run QEMU block-layer I/O test cases against real QEMU binaries.",
+    )
+    parser.add_argument("--version", action="version", version=f"iotests {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="run test cases")
+    run.set_defaults(command_parser=run)
+    _add_common(run)
+    _add_selection(run)
+    add_change_selection(run)
+    _add_execution(run)
+    _add_reports(run)
+    _add_verdict(run)
     sub.add_parser(
         "report",
-        help="merge JSON reports of several runs (Markdown, HTML, JUnit; --baseline), "
-        "or --history DIR: flake rates over many runs",
+        help="merge JSON reports of several runs (Markdown, HTML, JUnit; --baseline)",
         add_help=False,
     )
     sub.add_parser(
@@ -219,13 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run tests with upstream check's options (-qcow2 -g quick ...)",
         add_help=False,
     )
-
     lst = sub.add_parser("list", help="list the selected cases and whether they would run")
     lst.set_defaults(command_parser=lst)
     _add_common(lst)
     _add_selection(lst)
     lst.add_argument("--json", action="store_true", help="machine-readable output")
-
     env = sub.add_parser("env", help="show the binaries found and their capabilities")
     env.set_defaults(command_parser=env)
     _add_common(env)
@@ -233,247 +245,151 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@dataclass
-class Context:
-    """What the pipeline steps pass along."""
+def options_of(args: argparse.Namespace) -> Options:
+    """The typed options of a parsed ``run``, ``list`` or ``env`` command line.
 
-    args: argparse.Namespace
-    config: RunnerConfig
-    environ: dict[str, str]
-    binaries: binaries_mod.Binaries | None = None
-    probe: Probe | None = None
-    cases: list[Case] | None = None
-    settings: RunSettings | None = None
-    upstream_tree: Path | None = None
-    #: Warnings about the binaries, printed before the run.
-    notes: list[str] = field(default_factory=list)
+    A sub-command's parser has only its own flags; those it lacks keep
+    their defaults ("not given").
 
-
-def _pick(args: argparse.Namespace, config: RunnerConfig, key: str, default: Any = None) -> Any:
-    """The flag's value if given (0 and empty strings are values), else the config's."""
-    value = getattr(args, key, None)
-    return value if value is not None else config.get(key, default)
-
-
-def step_config(args: argparse.Namespace) -> Context:
-    environ = dict(os.environ)
-    path = find_config(args.config, environ, Path.cwd())
-    return Context(args, load_runner_config(path, environ), environ)
-
-
-def step_binaries(ctx: Context) -> Context:
-    build_dir = _pick(ctx.args, ctx.config, "build_dir")
-    use_cache = ctx.environ.get("IOTESTS_NO_CACHED_BUILD", "") in ("", "0")
-    if build_dir is None and use_cache and getattr(ctx.args, "upstream", None):
-        from iotests.upstream import mode
-
-        build_dir = mode.cached_build_for(Path(ctx.args.upstream), ctx.environ)
-    ctx.binaries = binaries_mod.resolve(
-        Path(build_dir).resolve() if build_dir else None, ctx.environ, use_cache=use_cache
-    )
-    if not ctx.binaries.found():
-        raise BinaryNotFoundError(
-            "no QEMU binaries found: install qemu-utils, pass --build-dir, or set QEMU_IMG_PROG"
-        )
-    return ctx
-
-
-def step_probe(ctx: Context) -> Context:
-    """Probe the binaries; keep a build tree's substitutes only if they are of its release."""
-    assert ctx.binaries is not None
-    ctx.probe = cached_probe(ctx.binaries, ctx.args.config, ctx.environ)
-    dropped = _judge_substitutes(ctx)
-    if dropped:
-        paths = {r: (None if r in dropped else p) for r, p in ctx.binaries.paths.items()}
-        ctx.binaries = replace(ctx.binaries, paths=paths)
-        ctx.probe = cached_probe(ctx.binaries, ctx.args.config, ctx.environ)
-    return ctx
-
-
-def _series(version: str | None) -> str | None:
-    """A QEMU release series ("7.2" of "7.2.22"): binaries of one series work together."""
-    return ".".join(version.split(".")[:2]) if version else None
-
-
-def _judge_substitutes(ctx: Context) -> set[str]:
-    """Say where each binary a build tree lacks came from; return those of another release."""
-    assert ctx.binaries is not None and ctx.probe is not None
-    found, versions = ctx.binaries, ctx.probe.versions
-    tree_kinds = ("build-dir", "cached build")
-    tree_roles = [r for r, kind in found.sources.items() if kind in tree_kinds]
-    series = {_series(versions.get(r)) for r in tree_roles} - {None}
-    if not tree_roles or len(series) != 1:
-        return set()
-    [tree_series] = series
-    dropped: set[str] = set()
-    for role, kind in sorted(found.sources.items()):
-        if kind in tree_kinds:
-            continue
-        path, version = found.paths[role], versions.get(role, "unknown version")
-        what = f"{found.build_dir} has no {role}"
-        if _series(version) in (tree_series, None) or getattr(ctx.args, "mix_versions", False):
-            ctx.notes.append(f"note: {what}: using {path} ({kind}, QEMU {version})")
-        else:
-            dropped.add(role)
-            ctx.notes.append(
-                f"warning: {what}; not using {path} ({kind}) of QEMU {version} with the "
-                f"build's {tree_series} (--mix-versions allows it): cases needing it are not run"
-            )
-    return dropped
-
-
-def step_settings(ctx: Context) -> Context:
-    a, c = ctx.args, ctx.config
-    jobs = _pick(a, c, "jobs", os.cpu_count() or 1)
-    timeout = _pick(a, c, "timeout", 600.0)
-    ctx.settings = RunSettings(
-        format=_pick(a, c, "format", "raw"),
-        protocol=_pick(a, c, "protocol", "file"),
-        cachemode=_pick(a, c, "cachemode", "writeback"),
-        aiomode=_pick(a, c, "aiomode", "threads"),
-        imgopts=_pick(a, c, "imgopts", ""),
-        misalign=bool(getattr(a, "misalign", False)),
-        valgrind=bool(getattr(a, "valgrind", False)),
-        timeout=float(timeout),
-        jobs=int(jobs),
-        verbose=bool(getattr(a, "verbose", False)),
-        regenerate=bool(_pick(a, c, "regenerate", False)),
-        results_dir=_results_dir(ctx),
-        bytecode_cache=bool(_pick(a, c, "bytecode_cache", True)),
-        qemu_version=ctx.probe.qemu_version if ctx.probe is not None else None,
-    )
-    return ctx
-
-
-def _results_dir(ctx: Context) -> Path:
-    configured = Path(_pick(ctx.args, ctx.config, "results_dir")).resolve()
-    if ctx.upstream_tree is None:
-        return configured
-    from iotests.upstream import mode
-
-    return mode.results_dir(ctx.args, configured)
-
-
-def step_discover(ctx: Context) -> Context:
-    from iotests.upstream import mode
-
-    ctx.upstream_tree = mode.tree_for(ctx.args, Path.cwd())
-    if ctx.upstream_tree is not None:
-        ctx.cases = list(mode.select_cases(ctx.upstream_tree, ctx.args))
-        return ctx
-    cases_dir = Path(_pick(ctx.args, ctx.config, "cases_dir")).resolve()
-    expected_dir = Path(_pick(ctx.args, ctx.config, "expected_dir")).resolve()
-    everything = discover(cases_dir, expected_dir)
-    a = ctx.args
-    selection = Selection(
-        names=tuple(a.tests),
-        groups=_comma_list(a.group),
-        exclude_groups=_comma_list(a.exclude_group),
-        shard=Shard.parse(a.shard) if a.shard else None,
-        start_from=a.start_from,
-    )
-    ctx.cases = select(everything, selection)
-    from iotests.mutate.select import narrow  # --changed/--touching: per-case coverage
-
-    ctx.cases = narrow(ctx.cases, a, cases_dir, expected_dir)
-    return ctx
-
-
-def _environment_summary(ctx: Context) -> dict[str, Any]:
-    """The binaries, what they can do, their QEMU version and build flavour.
-
-    Recorded on the machine that ran: a merge elsewhere cannot find the
-    build (nor its manifest) to ask.
+    :raises UsageError: for a malformed ``--shard``.
     """
-    assert ctx.binaries is not None and ctx.probe is not None
-    version = ctx.probe.qemu_version
-    return {
-        "origin": ctx.binaries.origin,
-        **ctx.probe.serialize(),
-        "build_dir": ctx.binaries.build_dir,
-        "flavour": ctx.binaries.flavour,
-        "qemu_version": ".".join(map(str, version)) if version else None,
-    }
+    given = vars(args).get
+    shard = given("shard")
+    return Options(
+        command=args.command,
+        config=given("config"),
+        build_dir=given("build_dir"),
+        mix_versions=bool(given("mix_versions")),
+        cases_dir=given("cases_dir"),
+        expected_dir=given("expected_dir"),
+        results_dir=given("results_dir"),
+        upstream=given("upstream"),
+        format=given("format"),
+        protocol=given("protocol"),
+        tests=tuple(given("tests") or ()),
+        groups=comma_list(given("group")),
+        exclude_groups=comma_list(given("exclude_group")),
+        shard=Shard.parse(shard) if shard else None,
+        start_from=given("start_from"),
+        changed=given("changed"),
+        touching=tuple(given("touching") or ()),
+        source_dir=given("source_dir"),
+        coverage_map=given("coverage_map"),
+        jobs=given("jobs"),
+        timeout=given("timeout"),
+        cachemode=given("cachemode"),
+        aiomode=given("aiomode"),
+        imgopts=given("imgopts"),
+        valgrind=bool(given("valgrind")),
+        misalign=bool(given("misalign")),
+        verbose=bool(given("verbose")),
+        regenerate=given("regenerate"),
+        dry_run=bool(given("dry_run")),
+        json=given("json") is True,
+        json_file=given("json_file"),
+        junit=given("junit"),
+        tap=bool(given("tap")),
+        github=bool(given("github")),
+        known=tuple(given("known") or ()),
+        rerun_failures=given("rerun_failures") or 0,
+        flaky_fails=bool(given("flaky_fails")),
+        fail_on_not_run=bool(given("fail_on_not_run")),
+        min_run=given("min_run"),
+    )
 
 
-def cmd_run(args: argparse.Namespace, suite: Suite | None = None) -> ExitCode:
-    ctx = step_settings(step_discover(step_probe(step_binaries(step_config(args)))))
-    assert ctx.settings is not None and ctx.cases is not None and ctx.probe is not None
-    assert ctx.binaries is not None
-    settings = ctx.settings
-    upstream: UpstreamSuite | None = None
-    if ctx.upstream_tree is not None:
-        from iotests.upstream import mode
+def _mode(options: Options) -> Mode:
+    """The one question: an upstream tree's tests, or our own cases?"""
+    return upstream_mode.chosen(options, Path.cwd()) or Mode()
 
-        suite = upstream = mode.make_suite(
-            ctx.upstream_tree, settings, args, ctx.binaries.env(), ctx.environ
-        )
-    not_run = upstream.not_run if upstream is not None else not_run_reason
-    if not args.tap:
-        _print_binaries(ctx)
-    if args.dry_run:
-        for case in ctx.cases:
-            reason = not_run(case, settings, ctx.probe)
-            print(f"{case.name}  {'would run' if reason is None else 'not run: ' + reason}")
-        return ExitCode.OK
-    if settings.valgrind:
-        _check_valgrind(ctx.binaries)
-    _check_report_paths(args)
+
+def build_plan(options: Options) -> Plan:
+    return build(options, _mode(options))
+
+
+def _dry_run(plan: Plan) -> ExitCode:
+    for case in plan.cases:
+        reason = plan.suite.not_run(case, plan.settings, plan.machine.probe)
+        print(f"{case.name}  {'would run' if reason is None else 'not run: ' + reason}")
+    return ExitCode.OK
+
+
+def cmd_run(options: Options) -> ExitCode:
+    plan = build_plan(options)
+    if not options.tap:
+        _print_binaries(plan.machine)
+    if options.dry_run:
+        return _dry_run(plan)
+    if plan.settings.valgrind:
+        _check_valgrind(plan.machine.binaries)
+    _check_report_paths(options)
     _kill_orphans()
     started = datetime.now(UTC)
-    found = ctx.probe
-    judge = _known_failures(ctx)
-    with _results_lock(settings, started):
-        ctx.probe.save(settings.results_dir / settings.combo / "probe.json")
-        env = ctx.binaries.env()
-        env["IOTESTS_PROBE"] = str(settings.results_dir / settings.combo / "probe.json")
-
-        def run(cases: Sequence[Case], settings: RunSettings) -> RunOutcome:
-            reporter = _reporter(args, settings, upstream, found)
-            return run_selection(
-                cases,
-                settings,
-                found,
-                env,
-                reporter,
-                suite=suite,
-                not_run=not_run,
-                reruns=getattr(args, "rerun_failures", 0) or 0,
-                judge=judge,
-            )
-
-        outcome = run(ctx.cases, settings)
-        unstable = _check_regenerated(ctx.cases, outcome, settings, run)
+    judge = _known_failures(plan)
+    with _results_lock(plan.settings, started):
+        outcome, unstable = _execute(plan, judge)
     if outcome.aborted:
         print(f"iotests: error: stopped starting cases: {outcome.aborted}", file=sys.stderr)
-    written = _write_reports(args, outcome.results, started, settings, _environment_summary(ctx))
-    github.publish(args, outcome.results, ctx.cases, ctx.environ)
+    written = _write_reports(plan, outcome.results, started)
+    github.publish(options, outcome.results, plan.cases, plan.setup.environ)
+    return _verdict(options, outcome, judge, unstable=bool(unstable), written=written)
+
+
+def _execute(plan: Plan, judge: known.Judge) -> tuple[RunOutcome, list[CaseResult]]:
+    """Run the plan's cases, then (with --regenerate) again against the goldens written."""
+    settings, probe = plan.settings, plan.machine.probe
+    probe_file = settings.results_dir / settings.combo / "probe.json"
+    probe.save(probe_file)
+    env = {**plan.machine.binaries.env(), "IOTESTS_PROBE": str(probe_file)}
+
+    def run(cases: Sequence[Case], run_settings: RunSettings) -> RunOutcome:
+        return run_selection(
+            cases,
+            run_settings,
+            probe,
+            env,
+            plan.suite.reporter(run_settings),
+            suite=plan.suite.suite,
+            not_run=plan.suite.not_run,
+            reruns=plan.options.rerun_failures,
+            judge=judge,
+        )
+
+    outcome = run(plan.cases, settings)
+    return outcome, _check_regenerated(plan.cases, outcome, settings, run)
+
+
+def _verdict(
+    options: Options, outcome: RunOutcome, judge: known.Judge, *, unstable: bool, written: bool
+) -> ExitCode:
+    """The run's exit code: interrupted, failed, not green enough, a report lost, or OK."""
     if outcome.interrupted:
         return ExitCode.INTERRUPTED
-    expired = _known_outcome(judge, outcome.results)
-    flaky_fail = getattr(args, "flaky_fails", False) and any(
-        r.status is Status.FLAKY for r in outcome.results
-    )
-    if unstable or expired or flaky_fail or any(r.status.failed for r in outcome.results):
+    results = outcome.results
+    expired = _known_outcome(judge, results)
+    flaky_fail = options.flaky_fails and any(r.status is Status.FLAKY for r in results)
+    if unstable or expired or flaky_fail or any(r.status.failed for r in results):
         return ExitCode.FAILED
-    code = _strictness(args, outcome.results)
+    code = _strictness(options, results)
     if code is not ExitCode.OK:
         return code
     return ExitCode.OK if written else ExitCode.USAGE_ERROR
 
 
-def _known_failures(ctx: Context) -> known.Judge:
+KNOWN_FILE = "known-failures.yaml"
+
+
+def _known_failures(plan: Plan) -> known.Judge:
     """The known failures that apply to this run: the project's list and --known lists."""
-    assert ctx.binaries is not None and ctx.settings is not None
-    paths = [Path(p) for p in getattr(ctx.args, "known", None) or ()]
-    project = Path(_pick(ctx.args, ctx.config, "cases_dir")).resolve().parent / KNOWN_FILE
+    paths = [Path(p) for p in plan.options.known]
+    project = plan.setup.cases_dir.parent / KNOWN_FILE
     if project.is_file() and project not in [p.resolve() for p in paths]:
         paths.insert(0, project)
     for path in paths:
         if not path.is_file():
             raise UsageError(f"--known {path}: no such file")
     return known.Judge(
-        known.load(paths), flavour=ctx.binaries.flavour, qemu=ctx.settings.qemu_version
+        known.load(paths), flavour=plan.machine.binaries.flavour, qemu=plan.settings.qemu_version
     )
 
 
@@ -489,30 +405,6 @@ def _known_outcome(judge: known.Judge, results: Sequence[CaseResult]) -> bool:
             file=sys.stderr,
         )
     return bool(expired)
-
-
-def _reporter(
-    args: argparse.Namespace,
-    settings: RunSettings,
-    upstream: UpstreamSuite | None,
-    found: Probe,
-) -> Reporter:
-    from iotests.report.console import ConsoleReporter
-    from iotests.report.tap import TapReporter
-
-    reporter: ConsoleReporter | TapReporter = (
-        TapReporter() if args.tap else ConsoleReporter.for_run(settings, args, upstream)
-    )
-    if upstream is not None:
-        suite = upstream
-
-        def notes(results: Sequence[CaseResult]) -> list[str]:
-            hint = suite.qtest_hint(list(results), found)
-            casenotrun = [] if args.tap else suite.casenotrun_lines(list(results))
-            return [*casenotrun, *([hint] if hint else [])]
-
-        reporter.notes = notes
-    return reporter
 
 
 def _check_regenerated(
@@ -550,10 +442,7 @@ def _check_regenerated(
     return unstable
 
 
-KNOWN_FILE = "known-failures.yaml"
-
-
-def _strictness(args: argparse.Namespace, results: Sequence[CaseResult]) -> ExitCode:
+def _strictness(options: Options, results: Sequence[CaseResult]) -> ExitCode:
     """Whether a run without failures is still not green: nothing ran, or too little."""
     not_run = [r for r in results if r.status is Status.NOT_RUN]
     ran = len(results) - len(not_run)
@@ -563,24 +452,23 @@ def _strictness(args: argparse.Namespace, results: Sequence[CaseResult]) -> Exit
             file=sys.stderr,
         )
         return ExitCode.NO_CASES
-    if not_run and getattr(args, "fail_on_not_run", False):
+    if not_run and options.fail_on_not_run:
         print(f"iotests: error: --fail-on-not-run: {len(not_run)} cases not run", file=sys.stderr)
         return ExitCode.FAILED
-    minimum = getattr(args, "min_run", None)
+    minimum = options.min_run
     if minimum is not None and ran < minimum:
         print(f"iotests: error: --min-run {minimum}: only {ran} cases ran", file=sys.stderr)
         return ExitCode.FAILED
     return ExitCode.OK
 
 
-def _print_binaries(ctx: Context) -> None:
-    assert ctx.binaries is not None and ctx.probe is not None
-    print(f"binaries: {ctx.binaries.origin}", flush=True)
-    for note in ctx.notes:
+def _print_binaries(machine: Machine) -> None:
+    print(f"binaries: {machine.binaries.origin}", flush=True)
+    for note in machine.notes:
         print(note, flush=True)
-    versions = sorted(set(ctx.probe.versions.values()))
+    versions = sorted(set(machine.probe.versions.values()))
     if len(versions) > 1:
-        detail = ", ".join(f"{r} {v}" for r, v in sorted(ctx.probe.versions.items()))
+        detail = ", ".join(f"{r} {v}" for r, v in sorted(machine.probe.versions.items()))
         print(f"warning: the binaries are of different QEMU versions: {detail}", flush=True)
 
 
@@ -625,9 +513,9 @@ def _results_lock(settings: RunSettings, started: datetime) -> Iterator[None]:
         ) from None
 
 
-def _check_report_paths(args: argparse.Namespace) -> None:
+def _check_report_paths(options: Options) -> None:
     """Refuse report paths that cannot be written before the run, not after it."""
-    for flag, value in (("--junit", args.junit), ("--json", args.json_file)):
+    for flag, value in (("--junit", options.junit), ("--json", options.json_file)):
         if not value:
             continue
         path = Path(value)
@@ -660,24 +548,9 @@ def _check_valgrind(found: binaries_mod.Binaries) -> None:
             )
 
 
-def _write_reports(
-    args: argparse.Namespace,
-    results: list[CaseResult],
-    started: datetime,
-    settings: RunSettings,
-    environment: dict[str, Any],
-) -> bool:
-    """Write the reports asked for; False if one of them could not be written.
-
-    Both come from one document (what was selected, with which settings,
-    on which binaries, by which toolkit), so the JSON report can reproduce
-    the run and the JUnit properties cannot disagree with it.
-    """
-    from iotests.report import files
-    from iotests.upstream import mode
-
-    finished = datetime.now(UTC)
-    settings_data = {
+def _report_settings(options: Options, settings: RunSettings) -> dict[str, Any]:
+    """Every setting the run used, and the flags that judged its outcome."""
+    return {
         "format": settings.format,
         "protocol": settings.protocol,
         "cachemode": settings.cachemode,
@@ -685,35 +558,48 @@ def _write_reports(
         "imgopts": settings.imgopts,
         "timeout": settings.timeout,
         "jobs": settings.jobs,
-        "reruns": getattr(args, "rerun_failures", 0) or 0,
+        "reruns": options.rerun_failures,
         "regenerate": settings.regenerate,
         "valgrind": settings.valgrind,
         "misalign": settings.misalign,
-        "known": [str(Path(p).resolve()) for p in getattr(args, "known", None) or ()],
-        "flaky_fails": bool(getattr(args, "flaky_fails", False)),
-        "fail_on_not_run": bool(getattr(args, "fail_on_not_run", False)),
-        "min_run": getattr(args, "min_run", None),
+        "known": [str(Path(p).resolve()) for p in options.known],
+        "flaky_fails": options.flaky_fails,
+        "fail_on_not_run": options.fail_on_not_run,
+        "min_run": options.min_run,
         "results_dir": str(settings.results_dir),
     }
-    try:
-        tree = mode.tree_for(args, Path.cwd())
-    except IotestsError:
-        tree = None
-    selection = {
-        "tests": list(getattr(args, "tests", None) or ()),
-        "groups": list(_comma_list(getattr(args, "group", None))),
-        "exclude_groups": list(_comma_list(getattr(args, "exclude_group", None))),
-        "shard": getattr(args, "shard", None),
-        "start_from": getattr(args, "start_from", None),
-        "upstream": str(tree) if tree is not None else None,
+
+
+def _report_selection(options: Options, mode: Mode) -> dict[str, Any]:
+    """What the command line selected, as given, and the upstream tree it ran."""
+    shard = options.shard
+    return {
+        "tests": list(options.tests),
+        "groups": list(options.groups),
+        "exclude_groups": list(options.exclude_groups),
+        "shard": f"{shard.index}/{shard.count}" if shard else None,
+        "start_from": options.start_from,
+        "upstream": str(mode.upstream_tree) if mode.upstream_tree is not None else None,
     }
+
+
+def _write_reports(plan: Plan, results: list[CaseResult], started: datetime) -> bool:
+    """Write the reports asked for; False if one of them could not be written.
+
+    Both come from one document (what was selected, with which settings,
+    on which binaries, by which toolkit), so the JSON report can reproduce
+    the run and the JUnit properties cannot disagree with it.
+    """
+    from iotests.report import files
+
+    options = plan.options
     data = files.report_data(
         results,
         started,
-        finished,
-        settings_data,
-        environment,
-        selection=selection,
+        datetime.now(UTC),
+        _report_settings(options, plan.settings),
+        plan.machine.summary(),
+        selection=_report_selection(options, plan.setup.mode),
         toolkit=files.toolkit_revision(),
     )
     writers: dict[str, Callable[[Path], None]] = {
@@ -721,7 +607,7 @@ def _write_reports(
         "--json": lambda p: files.write_document(p, data),
     }
     written = True
-    for flag, value in (("--junit", args.junit), ("--json", args.json_file)):
+    for flag, value in (("--junit", options.junit), ("--json", options.json_file)):
         if not value:
             continue
         try:
@@ -733,12 +619,11 @@ def _write_reports(
     return written
 
 
-def cmd_list(args: argparse.Namespace) -> ExitCode:
-    ctx = step_settings(step_discover(step_probe(step_binaries(step_config(args)))))
-    assert ctx.cases is not None and ctx.settings is not None and ctx.probe is not None
+def cmd_list(options: Options) -> ExitCode:
+    plan = build_plan(options)
     rows: list[dict[str, Any]] = []
-    for case in ctx.cases:
-        reason = not_run_reason(case, ctx.settings, ctx.probe)
+    for case in plan.cases:
+        reason = plan.suite.not_run(case, plan.settings, plan.machine.probe)
         rows.append(
             {
                 "name": case.name,
@@ -750,37 +635,40 @@ def cmd_list(args: argparse.Namespace) -> ExitCode:
                 "reason": reason,
             }
         )
-    if args.json:
+    if options.json:
         print(json.dumps(rows, indent=1))
         return ExitCode.OK
-    width = max(len(r["name"]) for r in rows)
+    width = max((len(r["name"]) for r in rows), default=0)
     for r in rows:
         state = "runs" if r["runs"] else f"not run: {r['reason']}"
         print(f"{r['name']:<{width}}  {','.join(r['groups']):<28} {state}")
     return ExitCode.OK
 
 
-def cmd_env(args: argparse.Namespace) -> ExitCode:
-    ctx = step_probe(step_binaries(step_config(args)))
-    assert ctx.binaries is not None and ctx.probe is not None
-    if args.json:
-        print(json.dumps(_environment_summary(ctx), indent=1))
+def cmd_env(options: Options) -> ExitCode:
+    _, machine = inspect(options, _mode(options))
+    if options.json:
+        print(json.dumps(machine.summary(), indent=1))
         return ExitCode.OK
-    print(f"binaries from: {ctx.binaries.origin}")
-    for note in ctx.notes:
+    print(f"binaries from: {machine.binaries.origin}")
+    for note in machine.notes:
         print(note)
     for role in binaries_mod.ROLES:
-        path = ctx.binaries.get(role.name)
-        version = ctx.probe.versions.get(role.name, "")
-        problem = ctx.probe.problems.get(role.name)
+        path = machine.binaries.get(role.name)
+        version = machine.probe.versions.get(role.name, "")
+        problem = machine.probe.problems.get(role.name)
         detail = f"  ({problem})" if problem else (f"  {version}" if version else "")
         print(f"  {role.name:<9} {path or 'not found'}{detail}")
-    print("formats:      " + (" ".join(ctx.probe.formats) or "(unknown)"))
-    print("accelerators: " + (" ".join(ctx.probe.accelerators) or "(no system emulator)"))
+    print("formats:      " + (" ".join(machine.probe.formats) or "(unknown)"))
+    print("accelerators: " + (" ".join(machine.probe.accelerators) or "(no system emulator)"))
     return ExitCode.OK
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "env": cmd_env}
+COMMANDS: dict[str, Callable[[Options], ExitCode]] = {
+    "run": cmd_run,
+    "list": cmd_list,
+    "env": cmd_env,
+}
 
 
 def dispatch(argv: Sequence[str]) -> ExitCode:
@@ -789,9 +677,7 @@ def dispatch(argv: Sequence[str]) -> ExitCode:
 
         return ExitCode(main_report(list(argv[1:])))
     if argv and argv[0] == "check":
-        from iotests.upstream import options
-
-        return cmd_run(options.parse(argv[1:]))
+        return cmd_run(check_options.parse(argv[1:]))
     parser = build_parser()
     completion.answer(parser)
     args, extra = parser.parse_known_args(list(argv))
@@ -802,7 +688,7 @@ def dispatch(argv: Sequence[str]) -> ExitCode:
     if args.command is None:
         parser.print_help()
         return ExitCode.USAGE_ERROR
-    return COMMANDS[args.command](args)
+    return COMMANDS[args.command](options_of(args))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

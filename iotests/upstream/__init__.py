@@ -7,6 +7,7 @@ One concern per module:
 - :mod:`.environment`: the variables upstream's ``check`` exports to each test;
 - :mod:`.expected`: upstream's reference-output lookup;
 - :mod:`.suite`: the :class:`~iotests.runner.execution.Suite` that ties them together;
+- :mod:`.mode`: the :class:`~iotests.plan.Mode` the CLI picks once for an upstream run;
 - :mod:`.options`: the ``iotests check`` command line in upstream's spellings;
 - :mod:`.verdicts`: reading upstream ``check`` output, comparing verdict tables.
 """

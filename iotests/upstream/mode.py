@@ -1,21 +1,23 @@
-"""The CLI's entry into compatibility mode: which tree, which tests, which suite.
+"""Compatibility mode: the :class:`~iotests.plan.Mode` that runs an upstream tree's tests.
 
-Kept here rather than in :mod:`iotests.cli` so that the CLI only asks
-"is this an upstream run?" and hands over; everything upstream-specific
-stays in this package.
+The CLI asks one question, :func:`chosen` ("is this an upstream run, and of
+which tree?"), and hands the answer to the plan; every step that differs
+for upstream tests (which build, which tests, where results go, how a test
+is set up, judged and reported) is a method of :class:`UpstreamMode`.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from iotests.env import binaries
 from iotests.errors import IotestsError, UsageError
-from iotests.runner.selection import Shard
+from iotests.options import Options
+from iotests.plan import Machine, Mode, Setup, SuiteRun, view
+from iotests.runner.results import CaseResult
+from iotests.runner.session import Reporter
 from iotests.runner.settings import RunSettings
 from iotests.upstream import discovery, options, selection
 from iotests.upstream.discovery import UpstreamCase
@@ -26,60 +28,85 @@ from iotests.upstream.suite import UpstreamSuite
 RESULTS_SUBDIR = "upstream"
 
 
-def tree_for(args: argparse.Namespace, cwd: Path) -> Path | None:
+def tree_for(opts: Options, cwd: Path) -> Path | None:
     """The upstream tree of this run: ``--upstream DIR``, else cwd for ``check``, else None.
 
     :raises UsageError: when ``--upstream`` names something that is not an upstream tree.
     """
-    given = getattr(args, "upstream", None)
-    if given:
-        tree = Path(given).resolve()
+    if opts.upstream:
+        tree = Path(opts.upstream).resolve()
         if (tree / "tests" / "qemu-iotests").is_dir() and not discovery.is_tree(tree):
             tree = tree / "tests" / "qemu-iotests"
         if not discovery.is_tree(tree):
-            raise UsageError(f"--upstream {given}: not a QEMU tests/qemu-iotests directory")
+            raise UsageError(f"--upstream {opts.upstream}: not a QEMU tests/qemu-iotests directory")
         return tree
-    if getattr(args, "from_check", False) and discovery.is_tree(cwd):
+    if opts.from_check and discovery.is_tree(cwd):
         return cwd.resolve()
     return None
 
 
-def select_cases(tree: Path, args: argparse.Namespace) -> list[UpstreamCase]:
+def chosen(opts: Options, cwd: Path) -> UpstreamMode | None:
+    """Upstream mode for the tree this command line names, or None for our own cases."""
+    tree = tree_for(opts, cwd)
+    return UpstreamMode(tree) if tree is not None else None
+
+
+def select_cases(tree: Path, opts: Options) -> list[UpstreamCase]:
     """Discover *tree*'s tests and apply upstream's selection rules to the command line."""
     sel = selection.UpstreamSelection(
-        names=tuple(args.tests),
-        groups=tuple(g for item in args.group or () for g in item.split(",") if g),
-        exclude_groups=tuple(g for item in args.exclude_group or () for g in item.split(",") if g),
-        start_from=args.start_from,
-        shard=Shard.parse(args.shard) if args.shard else None,
+        names=opts.tests,
+        groups=opts.groups,
+        exclude_groups=opts.exclude_groups,
+        start_from=opts.start_from,
+        shard=opts.shard,
     )
     cases = selection.select(discovery.discover(tree), sel)
-    if getattr(args, "debug", False):
+    if opts.debug:
         cases = [dataclasses.replace(c, args=("-d",)) for c in cases]
     return cases
 
 
-def results_dir(args: argparse.Namespace, configured: Path) -> Path:
-    """Where an upstream run keeps results: a subfolder unless the user chose a directory."""
-    if getattr(args, "results_dir", None):
-        return configured
-    return configured / RESULTS_SUBDIR
+class UpstreamMode(Mode):
+    """The tests of one upstream tests/qemu-iotests, set up and judged as its ``check`` does."""
 
+    def __init__(self, tree: Path) -> None:
+        self.upstream_tree = self.tree = tree
 
-def make_suite(
-    tree: Path,
-    settings: RunSettings,
-    args: argparse.Namespace,
-    progs: Mapping[str, str],
-    environ: Mapping[str, str] | None = None,
-) -> UpstreamSuite:
-    return UpstreamSuite.create(
-        tree,
-        settings,
-        options.check_options(args),
-        progs,
-        os.environ if environ is None else environ,
-    )
+    def build_dir(self, setup: Setup) -> Path | None:
+        """The toolkit's build of the tree's source, when the tree was named by ``--upstream``."""
+        return cached_build_for(self.tree, setup.environ) if setup.options.upstream else None
+
+    def select(self, setup: Setup) -> list[UpstreamCase]:
+        return select_cases(self.tree, setup.options)
+
+    def results_dir(self, setup: Setup) -> Path:
+        """A subfolder of the results directory, unless the user chose the directory."""
+        if setup.options.results_dir:
+            return setup.results_dir
+        return setup.results_dir / RESULTS_SUBDIR
+
+    def prepare(self, setup: Setup, machine: Machine, settings: RunSettings) -> SuiteRun:
+        """Upstream's environment (one default-machine query), references and notes."""
+        suite = UpstreamSuite.create(
+            self.tree,
+            settings,
+            options.check_options(setup.options),
+            machine.binaries.env(),
+            setup.environ,
+        )
+        tap = setup.options.tap
+
+        def notes(results: Sequence[CaseResult]) -> list[str]:
+            hint = suite.qtest_hint(results, machine.probe)
+            casenotrun = [] if tap else suite.casenotrun_lines(results)
+            return [*casenotrun, *([hint] if hint else [])]
+
+        def reporter(run_settings: RunSettings) -> Reporter:
+            shown = view(run_settings, setup.options, suite)
+            shown.notes = notes
+            return shown
+
+        return SuiteRun(suite, suite.not_run, reporter)
 
 
 def cached_build_for(tree: Path, environ: Mapping[str, str]) -> Path | None:

@@ -2,9 +2,10 @@
 
 QEMU developers type ``./check -qcow2 -g quick -j 4``; the same words work
 here, with single-dash long options as upstream spells them. They become
-the namespace ``iotests run`` takes, plus :class:`CheckOptions` for what
-only upstream tests read. A few of our own long options (reports, results
-directory, timeout, shard, the upstream tree) are accepted too.
+the :class:`~iotests.options.Options` ``iotests run`` parses into, plus
+:class:`CheckOptions` for what only upstream tests read. A few of our own
+long options (reports, results directory, timeout, shard, the upstream
+tree) are accepted too.
 
 Without ``--upstream`` the tree is the current directory when it is an
 upstream tests/qemu-iotests, else our own cases run.
@@ -18,6 +19,8 @@ from typing import NoReturn
 
 from iotests.config import jobs_argument, seconds_argument
 from iotests.errors import UsageError
+from iotests.options import Options, comma_list
+from iotests.runner.selection import Shard
 from iotests.upstream.environment import CheckOptions
 
 #: Upstream check's format and protocol flags (QEMU 7.2), each ``-NAME``.
@@ -92,40 +95,39 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def check_options(args: argparse.Namespace) -> CheckOptions:
-    """The part of a parsed ``check`` (or ``run``) command line only upstream tests read."""
+def check_options(opts: Options) -> CheckOptions:
+    """The part of a command line (``check``'s or ``run``'s) only upstream tests read."""
     return CheckOptions(
-        cachemode=args.cachemode,
-        aiomode=args.aiomode or "threads",
-        imgopts=args.imgopts or None,
-        misalign=bool(args.misalign),
-        debug=bool(getattr(args, "debug", False)),
-        valgrind=bool(args.valgrind),
-        gdb=bool(getattr(args, "gdb", False)),
-        print_qemu=bool(getattr(args, "print_qemu", False)),
+        cachemode=opts.cachemode,
+        aiomode=opts.aiomode or "threads",
+        imgopts=opts.imgopts or None,
+        misalign=opts.misalign,
+        debug=opts.debug,
+        valgrind=opts.valgrind,
+        gdb=opts.gdb,
+        print_qemu=opts.print_qemu,
     )
 
 
-def _comma(value: str | None) -> list[str] | None:
-    return [v for v in value.split(",") if v] if value else None
+def parse(argv: Sequence[str]) -> Options:
+    """Parse a ``check`` command line into the options ``iotests run`` takes too.
 
-
-def to_run_args(args: argparse.Namespace) -> argparse.Namespace:
-    """The ``iotests run`` namespace for a parsed ``check`` command line."""
-    return argparse.Namespace(
-        command="run",
+    :raises UsageError: for an unknown option or a bad value, in one line.
+    """
+    args = build_parser().parse_args(list(argv))
+    return Options(
+        from_check=True,
         config=args.config,
+        build_dir=args.build_dir,
+        results_dir=args.results_dir,
+        upstream=args.upstream,
         format=args.format,
         protocol=args.protocol,
-        build_dir=args.build_dir,
-        cases_dir=None,
-        expected_dir=None,
-        tests=list(args.tests),
-        group=_comma(args.groups),
-        exclude_group=_comma(args.exclude_groups),
-        shard=args.shard,
+        tests=tuple(args.tests),
+        groups=comma_list([args.groups or ""]),
+        exclude_groups=comma_list([args.exclude_groups or ""]),
+        shard=Shard.parse(args.shard) if args.shard else None,
         start_from=args.start_from,
-        dry_run=args.dry_run,
         jobs=args.jobs,
         timeout=args.timeout,
         cachemode=args.cachemode,
@@ -133,23 +135,13 @@ def to_run_args(args: argparse.Namespace) -> argparse.Namespace:
         imgopts=args.imgopts,
         valgrind=args.valgrind,
         misalign=args.misalign,
+        # -d shows each test's output as it runs, as upstream's does.
         verbose=args.debug,
         debug=args.debug,
         gdb=args.gdb,
         print_qemu=args.print_qemu,
-        regenerate=None,
-        results_dir=args.results_dir,
-        junit=args.junit,
+        dry_run=args.dry_run,
         json_file=args.json_file,
+        junit=args.junit,
         tap=args.tap,
-        upstream=args.upstream,
-        from_check=True,
     )
-
-
-def parse(argv: Sequence[str]) -> argparse.Namespace:
-    """Parse a ``check`` command line into an ``iotests run`` namespace.
-
-    :raises UsageError: for an unknown option or a bad value, in one line.
-    """
-    return to_run_args(build_parser().parse_args(list(argv)))

@@ -125,6 +125,20 @@ def test_check_inside_the_tree_takes_it_and_passes_d(tree: Path) -> None:
     assert output == "fmt=raw cache=writeback default=true args=-d\n"
 
 
+def test_list_says_what_the_run_would_say(tree: Path, tmp_path: Path) -> None:
+    done = iotests(tmp_path, "list", "--upstream", str(tree), "--json", "-g", "quick")
+    assert done.returncode == ExitCode.OK, done.stderr
+    rows = {r["name"]: r["reason"] for r in json.loads(done.stdout)}
+    assert rows == {
+        "001": None,
+        "002": None,
+        "004": f"No qualified output (expected {tree / '004.out'})",
+    }
+    # A shard can be empty (more shards than tests): nothing to list, and no error.
+    done = iotests(tmp_path, "list", "--upstream", str(tree), "-g", "quick", "--shard", "4/4")
+    assert (done.returncode, done.stdout, done.stderr) == (ExitCode.OK, "", "")
+
+
 def test_a_bad_upstream_dir_is_one_line(tmp_path: Path) -> None:
     done = iotests(tmp_path, "check", "--upstream", str(tmp_path))
     assert done.returncode == ExitCode.USAGE_ERROR
