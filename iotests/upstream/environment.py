@@ -107,16 +107,33 @@ def check_environment(
         "QEMU_DEFAULT_MACHINE": machine,
         "IMGFMT_GENERIC": "false" if fmt in NON_GENERIC_FORMATS else "true",
     }
-    qemu_options = "-nodefaults -display none -accel qtest"
-    qemu_prog = progs.get("QEMU_PROG", "")
-    for suffix, machine_name in _MACHINE_MAP:
-        if qemu_prog.endswith(f"qemu-system-{suffix}"):
-            qemu_options += f" -machine {machine_name}"
-    env["QEMU_OPTIONS"] = qemu_options
+    env["QEMU_OPTIONS"] = _qemu_options(progs.get("QEMU_PROG", ""))
     for variable in ("QEMU_IMG_OPTIONS", "QEMU_NBD_OPTIONS"):
         if variable in environ:
             env[variable] = environ[variable]
-    io_options = f"--cache {env['CACHEMODE']} --aio {options.aiomode}"
+    env.update(_format_variables(fmt, options, env["CACHEMODE"]))
+    if options.valgrind:
+        env["VALGRIND_QEMU"] = "y"
+    if options.print_qemu:
+        env["PRINT_QEMU"] = "y"
+    if options.gdb:
+        env["GDB_OPTIONS"] = environ.get("GDB_OPTIONS") or "localhost:12345"
+    return env
+
+
+def _qemu_options(qemu_prog: str) -> str:
+    """QEMU_OPTIONS: no default devices, no display, qtest; a usable machine where needed."""
+    qemu_options = "-nodefaults -display none -accel qtest"
+    for suffix, machine_name in _MACHINE_MAP:
+        if qemu_prog.endswith(f"qemu-system-{suffix}"):
+            qemu_options += f" -machine {machine_name}"
+    return qemu_options
+
+
+def _format_variables(fmt: str, options: CheckOptions, cachemode: str) -> dict[str, str]:
+    """The qemu-io options and image options of *fmt*, derived as testenv.py does (pure)."""
+    env: dict[str, str] = {}
+    io_options = f"--cache {cachemode} --aio {options.aiomode}"
     if options.misalign:
         io_options += " --misalign"
     env["QEMU_IO_OPTIONS_NO_FMT"] = io_options
@@ -133,12 +150,6 @@ def check_environment(
     env["QEMU_IO_OPTIONS"] = io_options
     if imgopts is not None:
         env["IMGOPTS"] = imgopts
-    if options.valgrind:
-        env["VALGRIND_QEMU"] = "y"
-    if options.print_qemu:
-        env["PRINT_QEMU"] = "y"
-    if options.gdb:
-        env["GDB_OPTIONS"] = environ.get("GDB_OPTIONS") or "localhost:12345"
     return env
 
 
