@@ -18,10 +18,12 @@ from iotests import cli
 from iotests.config import RunnerConfig
 from iotests.env.binaries import Binaries
 from iotests.env.probe import Probe
+from iotests.plan import Machine, Mode, Plan, Setup
 from iotests.report import files, merge
 from iotests.runner.results import CaseResult, Status
 from iotests.runner.settings import RunSettings
 
+CONFIG = RunnerConfig({}, "defaults")
 SCHEMA = Path(__file__).parents[2] / "data" / "junit.xsd"
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
 
@@ -53,15 +55,17 @@ def toolkit_build(tmp_path: Path, profile: str) -> Binaries:
     )
 
 
-def context(tmp_path: Path, argv: list[str]) -> cli.Context:
-    args = cli.build_parser().parse_args(argv)
+def plan_of(tmp_path: Path, argv: list[str], settings: RunSettings) -> Plan:
+    """The plan of *argv*'s run on a toolkit build, with *settings* as settled."""
+    setup = Setup(cli.options_of(cli.build_parser().parse_args(argv)), Mode(), CONFIG, {})
     found = toolkit_build(tmp_path, "asan")
     probe = Probe(
         binaries=dict(found.paths),
         versions={"qemu-img": "9.2.0", "qemu-io": "9.2.0"},
         formats=("raw", "qcow2"),
     )
-    return cli.Context(args, RunnerConfig({}, "defaults"), {}, binaries=found, probe=probe)
+    machine = Machine(found, probe)
+    return Plan(setup, machine, (), settings, Mode().prepare(setup, machine, settings))
 
 
 RESULTS = [
@@ -78,7 +82,6 @@ def written(tmp_path: Path) -> tuple[dict[str, object], etree._Element, datetime
     argv += ["--start-from", "002", "001", "002", "003", "--rerun-failures", "2", "-c", "none"]
     argv += ["-i", "native", "-o", "compat=0.10", "--misalign", "--timeout", "90", "-j", "3"]
     argv += ["--junit", str(junit), "--json", str(report), "--flaky-fails", "--min-run", "1"]
-    ctx = context(tmp_path, argv)
     settings = RunSettings(
         format="qcow2",
         cachemode="none",
@@ -90,8 +93,7 @@ def written(tmp_path: Path) -> tuple[dict[str, object], etree._Element, datetime
         results_dir=tmp_path / "results",
     )
     started = datetime.now(UTC) - timedelta(seconds=2)
-    summary = cli._environment_summary(ctx)
-    assert cli._write_reports(ctx.args, RESULTS, started, settings, summary)
+    assert cli._write_reports(plan_of(tmp_path, argv, settings), RESULTS, started)
     xml = etree.parse(str(junit)).getroot()
     etree.XMLSchema(etree.parse(str(SCHEMA))).assertValid(xml)
     return json.loads(report.read_text()), xml, started
@@ -242,12 +244,5 @@ def test_a_checkout_without_commits(tmp_path: Path) -> None:
 
 def test_a_plain_build_has_no_flavour(tmp_path: Path) -> None:
     found = Binaries(paths={"qemu-img": "/usr/bin/qemu-img"}, origin="PATH")
-    ctx = cli.Context(
-        cli.build_parser().parse_args(["env"]),
-        RunnerConfig({}, "defaults"),
-        {},
-        binaries=found,
-        probe=Probe(binaries=dict(found.paths)),
-    )
-    summary = cli._environment_summary(ctx)
+    summary = Machine(found, Probe(binaries=dict(found.paths))).summary()
     assert (summary["flavour"], summary["qemu_version"], summary["build_dir"]) == ("", None, None)
