@@ -187,6 +187,18 @@ def execute(
         raise
 
 
+@dataclasses.dataclass(frozen=True)
+class _Verdict:
+    """What one run of a case came to, before it is written down as its CaseResult."""
+
+    status: Status
+    reason: str | None = None
+    expected_file: str | None = None
+    output_file: str | None = None
+    diff: str | None = None
+    hang_file: str | None = None
+
+
 def _execute(
     case: Case,
     settings: RunSettings,
@@ -198,7 +210,26 @@ def _execute(
     environ: Mapping[str, str] | None,
 ) -> CaseResult:
     suite = suite or Suite()
-    stop = stop or threading.Event()
+    dirs = _case_dirs(settings, case)
+    token = uuid.uuid4().hex
+    source_env = dict(os.environ if environ is None else environ)
+    source_env.update(binaries_env)
+    env = suite.environment(case, settings, dirs, _base_environment(source_env, token, dirs))
+    timeout = case.header.timeout or settings.timeout
+    try:
+        outcome = process.run_process(
+            case.command(), env, dirs, timeout, stop or threading.Event(), echo, token
+        )
+    except CommandError as exc:
+        outcome = process.Outcome(None, "", 0.0, False, False, [])
+        verdict = _Verdict(Status.FAIL, str(exc).splitlines()[0])
+    else:
+        verdict = _judge(case, settings, suite, dirs, outcome, timeout, binaries_env)
+    return _record(case, settings, dirs, outcome, verdict, last_duration)
+
+
+def _case_dirs(settings: RunSettings, case: Case) -> CaseDirs:
+    """This case's results, scratch and socket directories, with nothing of an earlier run."""
     result_dir = settings.results_dir / settings.combo / case.name
     shutil.rmtree(result_dir, ignore_errors=True)
     if result_dir.exists():
@@ -207,39 +238,51 @@ def _execute(
         result_dir.rename(result_dir.with_name(f"{case.name}.stale-{uuid.uuid4().hex[:8]}"))
     dirs = CaseDirs(result_dir, result_dir / "scratch", _short_tempdir())
     dirs.scratch.mkdir(parents=True)
-    token = uuid.uuid4().hex
-    source_env = dict(os.environ if environ is None else environ)
-    source_env.update(binaries_env)
-    env = suite.environment(case, settings, dirs, _base_environment(source_env, token, dirs))
-    timeout = case.header.timeout or settings.timeout
+    return dirs
 
-    def finish(status: Status, reason: str | None = None, **extra: str | None) -> CaseResult:
-        keep_scratch = status.failed
-        if not keep_scratch:
-            shutil.rmtree(dirs.scratch, ignore_errors=True)
-        shutil.rmtree(dirs.sock, ignore_errors=True)
-        result = CaseResult(
-            name=case.name,
-            format=settings.format,
-            protocol=settings.protocol,
-            status=status,
-            reason=reason,
-            duration=round(outcome.duration, 3),
-            cpu=None if outcome.cpu is None else round(outcome.cpu, 3),
-            last_duration=last_duration,
-            **extra,
-        )
-        (dirs.result / "result.json").write_text(json.dumps(result.serialize(), indent=1))
-        return result
 
-    try:
-        outcome = process.run_process(case.command(), env, dirs, timeout, stop, echo, token)
-    except CommandError as exc:
-        outcome = process.Outcome(None, "", 0.0, False, False, [])
-        return finish(Status.FAIL, str(exc).splitlines()[0])
+def _record(
+    case: Case,
+    settings: RunSettings,
+    dirs: CaseDirs,
+    outcome: process.Outcome,
+    verdict: _Verdict,
+    last_duration: float | None,
+) -> CaseResult:
+    """The verdict as the case's result, in ``result.json``; a failed case keeps its scratch."""
+    if not verdict.status.failed:
+        shutil.rmtree(dirs.scratch, ignore_errors=True)
+    shutil.rmtree(dirs.sock, ignore_errors=True)
+    result = CaseResult(
+        name=case.name,
+        format=settings.format,
+        protocol=settings.protocol,
+        status=verdict.status,
+        reason=verdict.reason,
+        duration=round(outcome.duration, 3),
+        cpu=None if outcome.cpu is None else round(outcome.cpu, 3),
+        last_duration=last_duration,
+        expected_file=verdict.expected_file,
+        output_file=verdict.output_file,
+        diff=verdict.diff,
+        hang_file=verdict.hang_file,
+    )
+    (dirs.result / "result.json").write_text(json.dumps(result.serialize(), indent=1))
+    return result
 
+
+def _judge(
+    case: Case,
+    settings: RunSettings,
+    suite: Suite,
+    dirs: CaseDirs,
+    outcome: process.Outcome,
+    timeout: float,
+    binaries_env: Mapping[str, str],
+) -> _Verdict:
+    """What the finished process says: its output is kept (filtered) before anything is judged."""
     if outcome.interrupted:
-        return finish(Status.INTERRUPTED, "interrupted")
+        return _Verdict(Status.INTERRUPTED, "interrupted")
     path_map = [
         (str(dirs.scratch), "TEST_DIR"),
         (str(dirs.sock), "SOCK_DIR"),
@@ -251,39 +294,65 @@ def _execute(
     output_file.write_text(actual)
     if outcome.timed_out:
         # What the case printed before it hung says where it hung: keep it.
-        return finish(
+        return _Verdict(
             Status.TIMEOUT,
             f"timed out after {timeout:g}s",
             output_file=str(output_file),
             hang_file=outcome.hang_file,
         )
+    verdict = _evidence(case, suite, dirs, outcome, str(output_file))
+    if verdict is not None:
+        return verdict
+    if settings.regenerate:
+        return _regenerate(suite.regenerate_target(case, settings), actual)
+    golden = suite.expected_file(case, settings)
+    return _compare(case, golden, dirs, actual, output_file, outcome.returncode)
 
+
+def _evidence(
+    case: Case, suite: Suite, dirs: CaseDirs, outcome: process.Outcome, output_file: str
+) -> _Verdict | None:
+    """Not run, a crash or a process left behind, whatever the output: else None.
+
+    A case that said "not run" but crashed on the way is a failure.
+    """
     notrun = suite.notrun_reason(case, dirs)
     crashes = evidence.crash_evidence(outcome, dirs)
     if notrun is not None and not crashes:
-        return finish(Status.NOT_RUN, notrun)
+        return _Verdict(Status.NOT_RUN, notrun)
     if crashes:
-        return finish(Status.FAIL, "; ".join(crashes), output_file=str(output_file))
+        return _Verdict(Status.FAIL, "; ".join(crashes), output_file=output_file)
     if outcome.leftovers:
         names = ", ".join(f"{p.name} (pid {p.pid})" for p in outcome.leftovers)
-        return finish(Status.FAIL, f"left processes running: {names}", output_file=str(output_file))
+        return _Verdict(Status.FAIL, f"left processes running: {names}", output_file=output_file)
+    return None
 
-    if settings.regenerate:
-        target = suite.regenerate_target(case, settings)
-        text = actual if actual.endswith("\n") or not actual else actual + "\n"
-        try:
-            old: str | None = target.read_text()
-        except FileNotFoundError:
-            old = None
-        if old != text:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
-        change = GOLDEN_NEW if old is None else GOLDEN_CHANGED if old != text else GOLDEN_SAME
-        return finish(Status.PASS, f"{change}: {target}", expected_file=str(target))
 
-    golden = suite.expected_file(case, settings)
+def _regenerate(target: Path, actual: str) -> _Verdict:
+    """--regenerate: *actual* becomes the golden *target*; the reason says what changed."""
+    text = actual if actual.endswith("\n") or not actual else actual + "\n"
+    try:
+        old: str | None = target.read_text()
+    except FileNotFoundError:
+        old = None
+    if old != text:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    change = GOLDEN_NEW if old is None else GOLDEN_CHANGED if old != text else GOLDEN_SAME
+    return _Verdict(Status.PASS, f"{change}: {target}", expected_file=str(target))
+
+
+def _compare(
+    case: Case,
+    golden: Path | None,
+    dirs: CaseDirs,
+    actual: str,
+    output_file: Path,
+    returncode: int | None,
+) -> _Verdict:
+    """*actual* (kept in *output_file*) against the *golden* output, then the exit code."""
     if golden is None:
-        return finish(
+        return _Verdict(
             Status.FAIL,
             f"no expected output ({case.expected_dir / (case.name + '.out')})",
             output_file=str(output_file),
@@ -291,21 +360,21 @@ def _execute(
     diff = compare.unified_diff(golden.read_text(), actual, str(golden), str(output_file))
     if diff is not None:
         (dirs.result / "diff").write_text(diff + "\n")
-        return finish(
+        return _Verdict(
             Status.FAIL,
             "output differs from " + golden.name,
             expected_file=str(golden),
             output_file=str(output_file),
             diff=diff,
         )
-    if outcome.returncode:
-        return finish(
+    if returncode:
+        return _Verdict(
             Status.FAIL,
-            f"case exited with code {outcome.returncode}",
+            f"case exited with code {returncode}",
             expected_file=str(golden),
             output_file=str(output_file),
         )
-    return finish(Status.PASS, None, expected_file=str(golden))
+    return _Verdict(Status.PASS, None, expected_file=str(golden))
 
 
 def prefixing_echo(name: str, lock: threading.Lock) -> Callable[[str], None]:
