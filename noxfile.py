@@ -450,8 +450,6 @@ def release(session: nox.Session) -> None:
     the source (build-qemu refuses an unverified release).
     """
     import re
-    import shutil
-    from pathlib import Path
 
     if not session.posargs or session.posargs[0].startswith("-"):
         session.error("usage: nox -s release -- X.Y.Z|debian|TARBALL|TREE [runner options]")
@@ -461,53 +459,67 @@ def release(session: nox.Session) -> None:
     _install(session, "tasks")
     label = re.sub(r"[^A-Za-z0-9._+-]", "_", Path(version).name) or "source"
     out = _fresh_dir(f"{BUILD_RESULTS}/release-{label}")
+    trees = _release_builds(session, version, out)
+    failed = _release_suites(session, out, trees, extra)
+    _release_report(session, out)
+    if failed:
+        session.error(f"release {version}: failures in {', '.join(failed)}")
+
+
+def _release_builds(session: nox.Session, version: str, out: str) -> dict[str, str]:
+    """The release built in each profile it is run on, its build manifests kept under *out*."""
+    import shutil
+
     trees = {profile: _build(session, profile, version) for profile in ("tools", "system", "asan")}
     manifests = _fresh_dir(f"{out}/manifests")
     for profile, tree in trees.items():
         shutil.copy(Path(tree).parent / "manifest.json", f"{manifests}/{profile}.json")
-    failed: list[str] = []
-    for fmt in _supported_formats(session, trees["system"]):
-        if not _suite(
-            session, fmt, out, "-g", "auto", "-f", fmt, "--build-dir", trees["system"], *extra
-        ):
-            failed.append(fmt)
-    if Path(trees["system"], "qemu-nbd").exists() and not _suite(
-        session,
-        "raw-nbd",
-        out,
-        "-g",
-        "auto",
-        "-f",
-        "raw",
-        "-p",
-        "nbd",
-        "--build-dir",
-        trees["system"],
-        *extra,
+    return trees
+
+
+def _release_auto(
+    session: nox.Session,
+    out: str,
+    name: str,
+    tree: str,
+    *chosen: str,
+    extra: Sequence[str],
+    env: dict[str, str] | None = None,
+) -> bool:
+    """One run of the release's auto group on *tree*; True when it passed."""
+    return _suite(session, name, out, "-g", "auto", *chosen, "--build-dir", tree, *extra, env=env)
+
+
+def _release_suites(
+    session: nox.Session, out: str, trees: dict[str, str], extra: Sequence[str]
+) -> list[str]:
+    """Every supported format, raw over NBD, and qcow2 and raw on ASan: what failed."""
+    system = trees["system"]
+    failed = [
+        fmt
+        for fmt in _supported_formats(session, system)
+        if not _release_auto(session, out, fmt, system, "-f", fmt, extra=extra)
+    ]
+    if Path(system, "qemu-nbd").exists() and not _release_auto(
+        session, out, "raw-nbd", system, "-f", "raw", "-p", "nbd", extra=extra
     ):
         failed.append("raw over nbd")
     logs = _fresh_dir(f"{out}/sanitizer-logs")
     for fmt in ("qcow2", "raw"):
-        if not _suite(
-            session,
-            f"asan-{fmt}",
-            out,
-            "-g",
-            "auto",
-            "-f",
-            fmt,
-            "--build-dir",
-            trees["asan"],
-            *extra,
-            env=_sanitizer_env(logs),
-        ):
+        name, env = f"asan-{fmt}", _sanitizer_env(logs)
+        if not _release_auto(session, out, name, trees["asan"], "-f", fmt, extra=extra, env=env):
             failed.append(f"{fmt} on asan")
     try:
         session.run("invoke", "sanitizer-scan", logs)
     except nox.command.CommandFailed:
         failed.append("sanitizer reports")
+    return failed
+
+
+def _release_report(session: nox.Session, out: str) -> None:
+    """One report (HTML, Markdown, JUnit) of every run's JSON under *out*."""
     reports = sorted(str(p) for p in Path(out).glob("*.json"))
-    # Exit status 1 means "something failed", which `failed` already knows; anything
+    # Exit status 1 means "something failed", which _release_suites already said; anything
     # else (a bad report file, a usage error) must stop the session.
     session.run(
         "iotests",
@@ -522,8 +534,6 @@ def release(session: nox.Session) -> None:
         success_codes=[0, 1],
     )
     session.log(f"report: {out}/report.md and {out}/html/index.html")
-    if failed:
-        session.error(f"release {version}: failures in {', '.join(failed)}")
 
 
 # --- end build flavours --------------------------------------------------------------------------
