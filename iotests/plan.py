@@ -143,7 +143,7 @@ def view(
 
     if options.tap:
         return TapReporter()
-    return ConsoleReporter.for_run(settings, options.namespace(), upstream)
+    return ConsoleReporter.for_run(settings, options, upstream)
 
 
 class Mode:

@@ -24,13 +24,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from iotests.options import Options
 from iotests.runner.results import CaseResult, Status, Tally
 from iotests.runner.scheduling import TimingStore
 from iotests.runner.settings import RunSettings
 
 if TYPE_CHECKING:
-    import argparse
-
     from iotests.runner.discovery import Case
     from iotests.upstream.suite import UpstreamSuite
 
@@ -150,7 +149,7 @@ class Rerun:
     def of(
         cls,
         settings: RunSettings,
-        args: argparse.Namespace | None = None,
+        options: Options | None = None,
         upstream: UpstreamSuite | None = None,
     ) -> Rerun:
         """Spell this run's choices the way the user typed the command (``run`` or ``check``).
@@ -158,31 +157,32 @@ class Rerun:
         Paths given on the command line are repeated as given: the user
         re-runs from where they ran. Upstream tests are re-run with
         ``iotests check``; it has no way to write references, so accepting
-        goes through ``iotests run --upstream TREE``.
+        goes through ``iotests run --upstream TREE``. Without *options*,
+        nothing was given.
         """
+        given = options or Options()
         paths: list[str] = []
-        for flag, key in (
-            ("--config", "config"),
-            ("--build-dir", "build_dir"),
-            ("--cases-dir", "cases_dir"),
-            ("--expected-dir", "expected_dir"),
-            ("--results-dir", "results_dir"),
+        for flag, value in (
+            ("--config", given.config),
+            ("--build-dir", given.build_dir),
+            ("--cases-dir", given.cases_dir),
+            ("--expected-dir", given.expected_dir),
+            ("--results-dir", given.results_dir),
         ):
-            value = getattr(args, key, None)
             if value:
-                paths += [flag, str(value)]
+                paths += [flag, value]
         run = ["iotests", "run", "-f", settings.format]
         if settings.protocol != "file":
             run += ["-p", settings.protocol]
         run += _options(settings, "-c", "-i", "-o", "--valgrind", "--misalign")
         if upstream is None:
             return cls(tuple(run + paths), (*run, *paths, "--regenerate"))
-        tree = getattr(args, "upstream", None) or str(upstream.tree)
+        tree = given.upstream or str(upstream.tree)
         check = ["iotests", "check", f"-{settings.format}"]
         if settings.protocol != "file":
             check.append(f"-{settings.protocol}")
         check += _options(settings, "-c", "-i", "-o", "-valgrind", "-misalign")
-        if getattr(args, "upstream", None):
+        if given.upstream:
             check += ["--upstream", tree]
         accept = [*run[:2], "--upstream", tree, *run[2:], *paths, "--regenerate"]
         return cls(tuple(check + paths), tuple(accept))
@@ -303,13 +303,13 @@ class ConsoleReporter:
     def for_run(
         cls,
         settings: RunSettings,
-        args: argparse.Namespace | None = None,
+        options: Options | None = None,
         upstream: UpstreamSuite | None = None,
     ) -> ConsoleReporter:
         """The reporter of ``iotests run`` and ``check``: timings from the results directory."""
         store = TimingStore(settings.results_dir / "timings.json")
         return cls(
-            durations=store.durations(settings.combo), rerun=Rerun.of(settings, args, upstream)
+            durations=store.durations(settings.combo), rerun=Rerun.of(settings, options, upstream)
         )
 
     def _print(self, text: Text) -> None:

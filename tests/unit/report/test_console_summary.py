@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from iotests.options import Options
 from iotests.report.console import ConsoleReporter, Rerun
 from iotests.runner.discovery import Case
 from iotests.runner.header import CaseHeader
@@ -159,7 +159,7 @@ def test_only_crashes_offer_no_accept_command() -> None:
 
 
 @pytest.mark.parametrize(
-    ("settings", "args", "again", "accept"),
+    ("settings", "options", "again", "accept"),
     [
         pytest.param(
             RunSettings(format="raw", protocol="nbd"),
@@ -178,19 +178,35 @@ def test_only_crashes_offer_no_accept_command() -> None:
                 misalign=True,
                 timeout=30,
             ),
-            argparse.Namespace(build_dir="../qemu/build", cases_dir="my cases", config=None),
+            Options(build_dir="../qemu/build", cases_dir="my cases"),
             "iotests run -f qcow2 -c none -i native -o compat=0.10 --valgrind --misalign "
             "--timeout 30 --build-dir ../qemu/build --cases-dir 'my cases' 001",
             "iotests run -f qcow2 -c none -i native -o compat=0.10 --valgrind --misalign "
             "--timeout 30 --build-dir ../qemu/build --cases-dir 'my cases' --regenerate 001",
             id="options-and-paths",
         ),
+        pytest.param(
+            QCOW2,
+            Options(
+                config="ci.yaml",
+                build_dir="b",
+                cases_dir="c",
+                expected_dir="e",
+                results_dir="r",
+                format="raw",
+            ),
+            "iotests run -f qcow2 --config ci.yaml --build-dir b --cases-dir c "
+            "--expected-dir e --results-dir r 001",
+            "iotests run -f qcow2 --config ci.yaml --build-dir b --cases-dir c "
+            "--expected-dir e --results-dir r --regenerate 001",
+            id="every-path-as-given-the-format-as-settled",
+        ),
     ],
 )
 def test_rerun_repeats_what_changes_how_cases_run(
-    settings: RunSettings, args: argparse.Namespace | None, again: str, accept: str
+    settings: RunSettings, options: Options | None, again: str, accept: str
 ) -> None:
-    rerun = Rerun.of(settings, args)
+    rerun = Rerun.of(settings, options)
     assert rerun.again_line(["001"]) == again
     assert rerun.accept_line(["001"]) == accept
 
@@ -221,7 +237,7 @@ def test_upstream_tests_are_rerun_with_check(
     settings: RunSettings, given: str | None, again: str, accept: str
 ) -> None:
     suite = UpstreamSuite(TREE, CheckOptions(), {})
-    rerun = Rerun.of(settings, argparse.Namespace(upstream=given), suite)
+    rerun = Rerun.of(settings, Options(upstream=given), suite)
     assert rerun.again_line(["001", "004"]) == again
     assert rerun.accept_line(["001", "004"]) == accept
 
@@ -232,7 +248,7 @@ def test_upstream_failure_in_the_summary() -> None:
         _result("001", Status.FAIL, "output differs from 001.out", diff=DIFF),
         _result("004", Status.FAIL, "output differs from 004.out", diff=DIFF),
     ]
-    lines = _run(results, rerun=Rerun.of(QCOW2, argparse.Namespace(upstream=None), suite))
+    lines = _run(results, rerun=Rerun.of(QCOW2, Options(), suite))
     assert "  iotests check -qcow2 001 004" in lines
 
 
