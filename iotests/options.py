@@ -12,8 +12,6 @@ checked where it is parsed; ``None`` means "not given" and nothing else does:
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -83,15 +81,3 @@ class Options:
     flaky_fails: bool = False
     fail_on_not_run: bool = False
     min_run: int | None = None
-
-    def namespace(self) -> argparse.Namespace:
-        """These options under their flags' names, for the readers that take a namespace.
-
-        :mod:`iotests.report.console` (the re-run lines) and
-        :mod:`iotests.mutate.select` read flags by name from an
-        ``argparse.Namespace``; they get this view of the one parsed command
-        line rather than a second parse.
-        """
-        return argparse.Namespace(
-            **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        )

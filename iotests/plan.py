@@ -170,7 +170,13 @@ class Mode:
             start_from=o.start_from,
         )
         chosen = select(discover(cases_dir, expected_dir), selection)
-        return narrow(chosen, o.namespace(), cases_dir, expected_dir)
+        # The coverage map is keyed by the format and protocol settle() gives the run.
+        settled = replace(
+            DEFAULTS,
+            format=_merged(o.format, setup.config, "format", DEFAULTS.format),
+            protocol=_merged(o.protocol, setup.config, "protocol", DEFAULTS.protocol),
+        )
+        return narrow(chosen, o, settled.combo, cases_dir, expected_dir)
 
     def results_dir(self, setup: Setup) -> Path:
         return setup.results_dir

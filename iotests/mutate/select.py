@@ -23,6 +23,7 @@ from typing import Protocol, TypeVar
 from iotests import command
 from iotests.errors import CommandError, UsageError
 from iotests.mutate.covmap import CoverageMap, decode_lines
+from iotests.options import Options
 
 
 class _Named(Protocol):
@@ -178,29 +179,30 @@ def find_map(
 
 
 def narrow(
-    cases: Sequence[CaseT], args: argparse.Namespace, cases_dir: Path, expected_dir: Path
+    cases: Sequence[CaseT], options: Options, combo: str, cases_dir: Path, expected_dir: Path
 ) -> list[CaseT]:
     """*cases* narrowed by ``--changed``/``--touching``; unchanged when neither is given.
 
-    Prints what it kept and skipped on stderr.
+    *combo* is the format and protocol the run settled on (``RunSettings.combo``,
+    e.g. ``qcow2-file``), whether a flag, the environment or the config chose
+    them: the map's entries are keyed by it. Prints what it kept and skipped
+    on stderr.
 
     :raises UsageError: when a flag is missing or wrong, or no map fits.
     """
-    changed, touching = getattr(args, "changed", None), getattr(args, "touching", None)
-    if not changed and not touching:
+    if not options.changed and not options.touching:
         return list(cases)
     from iotests.build.config import load_build_config
     from iotests.mutate.percase import Suite
 
-    source_dir = Path(args.source_dir) if getattr(args, "source_dir", None) else None
-    if changed and source_dir is None:
+    source_dir = Path(options.source_dir) if options.source_dir else None
+    if options.changed and source_dir is None:
         raise UsageError("--changed needs --source-dir TREE (the QEMU git tree to diff)")
-    combo = f"{args.format or 'raw'}-{args.protocol or 'file'}"
-    if getattr(args, "coverage_map", None):
-        map_file: Path | None = Path(args.coverage_map)
+    if options.coverage_map:
+        map_file: Path | None = Path(options.coverage_map)
     else:
         digest = Suite(Path.cwd(), cases_dir, expected_dir).digest()
-        cache_root = load_build_config(getattr(args, "config", None)).cache_dir
+        cache_root = load_build_config(options.config).cache_dir
         map_file = find_map(cache_root, source_dir, digest, combo)
     if map_file is None:
         where = f" of {source_dir}" if source_dir else ""
@@ -211,11 +213,11 @@ def narrow(
         )
     cmap = CoverageMap.read(map_file)
     changes: dict[str, frozenset[int] | None] = {}
-    if changed:
+    if options.changed:
         assert source_dir is not None
-        changes.update(changed_since(changed, source_dir))
-    if touching:
-        changes.update(parse_touching(touching))
+        changes.update(changed_since(options.changed, source_dir))
+    if options.touching:
+        changes.update(parse_touching(options.touching))
     chosen = select_cases([c.name for c in cases], combo, cmap, changes)
     print(chosen.summary() + f" ({map_file})", file=sys.stderr)
     keep = set(chosen.keep)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,13 +11,13 @@ import pytest
 from iotests.errors import UsageError
 from iotests.mutate.covmap import CaseCoverage, CoverageMap
 from iotests.mutate.select import (
-    add_arguments,
     changed_since,
     narrow,
     parse_diff,
     parse_touching,
     select_cases,
 )
+from iotests.options import Options
 
 DIFF = """\
 diff --git a/block/qcow2.c b/block/qcow2.c
@@ -104,15 +103,6 @@ class _Case:
     name: str
 
 
-def _args(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("-f", "--format")
-    parser.add_argument("-p", "--protocol")
-    parser.add_argument("--config")
-    add_arguments(parser)
-    return parser.parse_args(list(argv))
-
-
 def _git(tree: Path, *argv: str) -> None:
     subprocess.run(["git", "-C", str(tree), *argv], check=True, capture_output=True)
 
@@ -147,35 +137,53 @@ def test_changed_since_asks_git_and_narrow_runs_what_it_touches(
     cmap.meta["source_dir"] = str(tree)
     cmap.write(map_file)
     cases = [_Case("001"), _Case("002")]
-    args = _args(
-        "-f",
-        "qcow2",
-        "--changed",
-        "HEAD",
-        "--source-dir",
-        str(tree),
-        "--coverage-map",
-        str(map_file),
-    )
-    assert narrow(cases, args, tmp_path, tmp_path) == [_Case("001")]
+    options = Options(changed="HEAD", source_dir=str(tree), coverage_map=str(map_file))
+    assert narrow(cases, options, "qcow2-file", tmp_path, tmp_path) == [_Case("001")]
     assert "running 1 case(s), skipped 1" in capsys.readouterr().err
+
+
+def _two_format_map() -> CoverageMap:
+    """001 executes line 10 of qcow2.c only as qcow2, 002 only as raw."""
+    cmap = CoverageMap()
+    exe = {"block/qcow2.c": range(1, 100), "block/io.c": range(1, 100)}
+    for key, path in (
+        ("qcow2-file/001", "block/qcow2.c"),
+        ("qcow2-file/002", "block/io.c"),
+        ("raw-file/001", "block/io.c"),
+        ("raw-file/002", "block/qcow2.c"),
+    ):
+        cmap.add(key, CaseCoverage("pass", 1, {path: frozenset({10})}), exe)
+    return cmap
+
+
+@pytest.mark.parametrize(("combo", "kept"), [("qcow2-file", "001"), ("raw-file", "002")])
+def test_the_map_entries_read_are_those_of_the_combination_given(
+    tmp_path: Path, combo: str, kept: str
+) -> None:
+    map_file = tmp_path / "map.json"
+    _two_format_map().write(map_file)
+    # -f says vmdk, which the map does not hold: only *combo* is read.
+    options = Options(format="vmdk", touching=("block/qcow2.c:10",), coverage_map=str(map_file))
+    chosen = narrow([_Case("001"), _Case("002")], options, combo, tmp_path, tmp_path)
+    assert chosen == [_Case(kept)]
 
 
 def test_narrow_is_a_no_op_without_its_flags(tmp_path: Path) -> None:
     cases = [_Case("001")]
-    assert narrow(cases, _args("-f", "qcow2"), tmp_path, tmp_path) == cases
+    assert narrow(cases, Options(format="qcow2"), "qcow2-file", tmp_path, tmp_path) == cases
 
 
 def test_changed_without_a_tree_or_a_map_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--changed needs --source-dir"):
-        narrow([_Case("001")], _args("--changed", "HEAD"), tmp_path, tmp_path)
+        narrow([_Case("001")], Options(changed="HEAD"), "raw-file", tmp_path, tmp_path)
     config = tmp_path / "iotests.yaml"
     config.write_text(f"build:\n  cache_dir: {tmp_path / 'cache'}\n")
-    args = _args("--touching", "block/io.c", "--config", str(config))
+    options = Options(touching=("block/io.c",), config=str(config))
     with pytest.raises(
-        UsageError, match="no raw-file coverage map for this suite: make one with nox"
-    ):
-        narrow([_Case("001")], args, tmp_path, tmp_path)
+        UsageError, match="no qcow2-nbd coverage map for this suite: make one with nox"
+    ) as raised:
+        narrow([_Case("001")], options, "qcow2-nbd", tmp_path, tmp_path)
+    assert str(raised.value).endswith("--per-case -f qcow2")
 
 
 def test_a_tree_that_is_not_git_is_one_line(tmp_path: Path) -> None:
