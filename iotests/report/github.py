@@ -39,7 +39,7 @@ ANNOTATION_LIMIT = 10
 DIFF_LIMIT = 64 * 1024
 #: Diff lines an annotation carries: enough to see what differs, not the page.
 ANNOTATION_LINES = 20
-_FAILING = (Status.FAIL, Status.TIMEOUT, Status.ERROR)
+_FAILING = tuple(s for s in Status if s.failed)  # one truth with the runner
 
 
 def escape_data(text: str) -> str:
