@@ -36,6 +36,9 @@ NEEDS: Mapping[str, Need] = {
             "make",
             "python3",
             "ninja-build",
+            # QEMU 7.2's configure runs the system's meson when the tarball has no
+            # meson/ (Debian's +dfsg ones strip it); 8.1 on bring their own wheel.
+            "meson",
             "pkg-config",
             "flex",
             "bison",
@@ -52,6 +55,7 @@ NEEDS: Mapping[str, Need] = {
             "make",
             "python3",
             "ninja-build",
+            "meson",
             "pkgconf-pkg-config",
             "flex",
             "bison",
