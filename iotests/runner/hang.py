@@ -47,7 +47,7 @@ from typing import Any
 from iotests import command
 from iotests.contract import STACK_SIGNAL
 from iotests.errors import CommandError
-from iotests.runner.reaper import Leftover
+from iotests.runner.reaper import Leftover, UnixSocket, parse_unix_sockets, socket_inodes
 
 #: Seconds the whole record may take, and each monitor and debugger within it.
 TOTAL_SECONDS = 20.0
@@ -67,7 +67,6 @@ MONITOR_PROGRAMS = ("qemu-system-", "qemu-storage-daemon")
 TEXT_NAME, JSON_NAME = "hang.txt", "hang.json"
 #: A backtrace or a QMP line longer than this is cut: the record stays readable.
 _MAX_TEXT = 1 << 20
-_SO_ACCEPTCON = 0x10000
 
 
 @dataclass(frozen=True)
@@ -169,49 +168,6 @@ def parse_kernel_stack(text: str) -> list[str]:
         if frame.strip():
             frames.append(frame.strip())
     return frames
-
-
-def socket_inodes(links: Iterable[str]) -> set[int]:
-    """The socket inodes among ``/proc/PID/fd`` link targets (``socket:[123]``)."""
-    found = set()
-    for link in links:
-        if link.startswith("socket:[") and link.endswith("]"):
-            with contextlib.suppress(ValueError):
-                found.add(int(link[8:-1]))
-    return found
-
-
-@dataclass(frozen=True)
-class UnixSocket:
-    inode: int
-    path: str
-    #: Listening (a server); else a connection, one a server accepted if it has the path.
-    listening: bool
-
-
-def parse_unix_sockets(text: str) -> list[UnixSocket]:
-    """The path-bound stream sockets in ``/proc/net/unix``.
-
-    A connection a server accepted shows the server's path too: that is how
-    a monitor already taken (QMP serves one client at a time) is told from a
-    free one. Abstract sockets (``@name``) are left out: no monitor of ours
-    listens there.
-    """
-    found = []
-    for line in text.splitlines()[1:]:
-        parts = line.split(None, 7)
-        if len(parts) < 8:
-            continue
-        _, _, _, flags, kind, _, inode, path = parts
-        try:
-            listening = bool(int(flags, 16) & _SO_ACCEPTCON)
-            stream = int(kind, 16) == socket.SOCK_STREAM
-            number = int(inode)
-        except ValueError:
-            continue
-        if stream and path.startswith("/"):
-            found.append(UnixSocket(number, path, listening))
-    return found
 
 
 def free_and_taken(held: Iterable[UnixSocket]) -> tuple[list[str], list[str]]:

@@ -49,6 +49,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -686,6 +687,52 @@ def orphans(proc: Path = Path("/proc")) -> list[Leftover]:
     return found
 
 
+_SO_ACCEPTCON = 0x10000
+
+
+def socket_inodes(links: Iterable[str]) -> set[int]:
+    """The socket inodes among ``/proc/PID/fd`` link targets (``socket:[123]``)."""
+    found = set()
+    for link in links:
+        if link.startswith("socket:[") and link.endswith("]"):
+            with contextlib.suppress(ValueError):
+                found.add(int(link[8:-1]))
+    return found
+
+
+@dataclass(frozen=True)
+class UnixSocket:
+    inode: int
+    path: str
+    #: Listening (a server); else a connection, one a server accepted if it has the path.
+    listening: bool
+
+
+def parse_unix_sockets(text: str) -> list[UnixSocket]:
+    """The path-bound stream sockets in ``/proc/net/unix``.
+
+    A connection a server accepted shows the server's path too: that is how
+    a monitor already taken (QMP serves one client at a time) is told from a
+    free one. Abstract sockets (``@name``) are left out: no monitor of ours
+    listens there.
+    """
+    found = []
+    for line in text.splitlines()[1:]:
+        parts = line.split(None, 7)
+        if len(parts) < 8:
+            continue
+        _, _, _, flags, kind, _, inode, path = parts
+        try:
+            listening = bool(int(flags, 16) & _SO_ACCEPTCON)
+            stream = int(kind, 16) == socket.SOCK_STREAM
+            number = int(inode)
+        except ValueError:
+            continue
+        if stream and path.startswith("/"):
+            found.append(UnixSocket(number, path, listening))
+    return found
+
+
 @dataclass(frozen=True)
 class _NotedCase:
     session: int
@@ -713,19 +760,11 @@ def _noted_cases(path: Path) -> list[_NotedCase]:
     return found
 
 
-def _unix_socket_paths() -> dict[int, str]:
-    """Bound unix sockets: inode -> path (``/proc/net/unix``)."""
-    paths = {}
-    text = _read("/proc/net/unix") or b""
-    for line in text.decode(errors="replace").splitlines()[1:]:
-        fields = line.split()
-        if len(fields) >= 8 and fields[6].isdigit():
-            paths[int(fields[6])] = fields[7]
-    return paths
+def _uses(pid: int, places: Sequence[str]) -> bool:
+    """Whether *pid*'s working directory, an open file or a bound unix socket lies in *places*.
 
-
-def _uses(pid: int, places: Sequence[str], sockets: dict[int, str]) -> bool:
-    """Whether *pid*'s working directory, an open file or a bound unix socket lies in *places*."""
+    Sockets are looked up in the process's own ``net/unix``: its network namespace's table.
+    """
 
     def inside(path: str) -> bool:
         path = path.removesuffix(" (deleted)")
@@ -735,21 +774,18 @@ def _uses(pid: int, places: Sequence[str], sockets: dict[int, str]) -> bool:
     with contextlib.suppress(OSError):
         if inside(os.readlink(f"{base}/cwd")):
             return True
-    try:
-        fds = os.listdir(f"{base}/fd")
-    except OSError:
+    links = []
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"{base}/fd"):
+            with contextlib.suppress(OSError):
+                links.append(os.readlink(f"{base}/fd/{fd}"))
+    if any(inside(link) for link in links if not link.startswith("socket:[")):
+        return True
+    inodes = socket_inodes(links)
+    if not inodes:
         return False
-    for fd in fds:
-        try:
-            target = os.readlink(f"{base}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inode = target[8:-1]
-            target = sockets.get(int(inode), "") if inode.isdigit() else ""
-        if target and inside(target):
-            return True
-    return False
+    table = (_read(f"{base}/net/unix") or b"").decode(errors="replace")
+    return any(s.inode in inodes and inside(s.path) for s in parse_unix_sockets(table))
 
 
 def session_orphans(proc: Path = Path("/proc")) -> list[Leftover]:
@@ -764,7 +800,6 @@ def session_orphans(proc: Path = Path("/proc")) -> list[Leftover]:
                     noted.extend(_noted_cases(path))
     if not noted:
         return []
-    sockets: dict[int, str] | None = None
     found = []
     for pid in _pids(proc):
         stat = _stat(pid, proc)
@@ -776,11 +811,9 @@ def session_orphans(proc: Path = Path("/proc")) -> list[Leftover]:
         owner = _environ(pid, proc).get(RUN_ID_VARIABLE)
         if owner and not run_is_dead(owner):
             continue  # a live run's, whatever it uses
-        if sockets is None:
-            sockets = _unix_socket_paths()
         for case in cases:
             places = [case.sock] + ([case.scratch] if stat.session == case.session else [])
-            if _uses(pid, places, sockets):
+            if _uses(pid, places):
                 found.append(Leftover(pid, _comm(pid)))
                 break
     return found

@@ -103,20 +103,20 @@ def test_only_socket_links_name_inodes() -> None:
         "anon_inode:[eventfd]",
         "socket:[7]",
     ]
-    assert hang.socket_inodes(links) == {12, 7}
+    assert reaper.socket_inodes(links) == {12, 7}
 
 
 def test_net_unix_keeps_path_bound_stream_sockets_and_marks_listeners() -> None:
-    assert hang.parse_unix_sockets(NET_UNIX) == [
-        hang.UnixSocket(501232, "/tmp/iot-x/m0.sock", listening=True),
-        hang.UnixSocket(500295, "/tmp/iot-x/m0.sock", listening=False),
-        hang.UnixSocket(501300, "/tmp/iot-x/spare.qmp", listening=True),
-        hang.UnixSocket(501304, "/tmp/iot-x/with space.sock", listening=True),
+    assert reaper.parse_unix_sockets(NET_UNIX) == [
+        reaper.UnixSocket(501232, "/tmp/iot-x/m0.sock", listening=True),
+        reaper.UnixSocket(500295, "/tmp/iot-x/m0.sock", listening=False),
+        reaper.UnixSocket(501300, "/tmp/iot-x/spare.qmp", listening=True),
+        reaper.UnixSocket(501304, "/tmp/iot-x/with space.sock", listening=True),
     ]
 
 
 def test_a_listener_with_an_accepted_connection_is_taken() -> None:
-    held = hang.parse_unix_sockets(NET_UNIX)
+    held = reaper.parse_unix_sockets(NET_UNIX)
     assert hang.free_and_taken(held) == (
         ["/tmp/iot-x/spare.qmp", "/tmp/iot-x/with space.sock"],
         ["/tmp/iot-x/m0.sock"],
